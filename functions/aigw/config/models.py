@@ -1,0 +1,170 @@
+"""The configuration schema. The CDK app validates the file with these same models.
+
+Unknown keys are errors (`extra="forbid"`): a typo in a config key must fail the deploy,
+not silently change behaviour.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from aigw.pricing.cost import Price
+
+ProviderName = Literal["openai", "openai-compatible", "anthropic", "bedrock", "azure", "gemini", "mock"]
+RoutingStrategy = Literal["priority", "weighted", "latency", "cost"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
+_CREDENTIAL = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Deployment(_Strict):
+    """One upstream that can serve a public model name."""
+
+    provider: ProviderName
+    model: str = Field(min_length=1, description="the upstream model id")
+    id: str | None = Field(default=None, description="name in headers and logs; default provider/model")
+    api_base: str | None = None
+    credentials: str | None = Field(default=None, description="secret name (locally: env AIGW_SECRET_<NAME>)")
+    weight: float = Field(default=1.0, gt=0)
+    timeout_s: float = Field(default=60.0, gt=0, le=900)
+    connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    price: Price | None = None
+    # provider-specific settings
+    api_version: str | None = None  # azure
+    region: str | None = None  # bedrock
+    headers: dict[str, str] = Field(default_factory=dict, description="extra upstream headers, no secrets")
+
+    @field_validator("credentials")
+    @classmethod
+    def _credential_name(cls, value: str | None) -> str | None:
+        if value is not None and not _CREDENTIAL.match(value):
+            raise ValueError("credential names are lowercase letters, digits, '-' and '_' (max 64)")
+        return value
+
+    @model_validator(mode="after")
+    def _provider_needs(self) -> Deployment:
+        if self.provider in ("openai-compatible", "azure") and not self.api_base:
+            raise ValueError(f"provider {self.provider!r} needs api_base")
+        if self.provider == "azure" and not self.api_version:
+            raise ValueError("provider 'azure' needs api_version")
+        return self
+
+    @property
+    def deployment_id(self) -> str:
+        return self.id or f"{self.provider}/{self.model}"
+
+    @property
+    def resolved_price(self) -> Price:
+        """The price the loader settled on; a loaded config has one on every deployment."""
+        if self.price is None:
+            raise RuntimeError(f"deployment {self.deployment_id} has no price; load configs with load_config")
+        return self.price
+
+
+class ModelConfig(_Strict):
+    """A public model name, the deployments that serve it, and where to fall back."""
+
+    name: str
+    mode: Literal["chat", "embedding"] = "chat"
+    routing: RoutingStrategy = "priority"
+    deployments: list[Deployment] = Field(min_length=1)
+    fallbacks: list[str] = Field(default_factory=list)
+    price: Price | None = None
+    max_output_tokens: int | None = Field(default=None, gt=0, description="worst case for budget reservations")
+    context_window: int | None = Field(default=None, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("model names are 1-128 chars of letters, digits and . _ : / @ + -")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_deployments(self) -> ModelConfig:
+        ids = [d.deployment_id for d in self.deployments]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"deployment ids must be unique within a model; repeated: {dupes} (set `id:`)")
+        return self
+
+
+class SemanticCacheConfig(_Strict):
+    enabled: bool = False
+    threshold: float = Field(default=0.95, gt=0, le=1)
+    ttl_s: int = Field(default=86_400, gt=0)
+    embedding_model: str | None = None  # a configured embedding model name; default Titan V2
+    dimensions: Literal[256, 512, 1024] = 512
+    standby_replicas: bool = False  # OpenSearch Serverless: doubles the idle cost
+
+
+class CacheConfig(_Strict):
+    exact: bool = False
+    ttl_s: int = Field(default=3_600, gt=0)
+    namespace: Literal["team", "key", "project"] = "team"
+    semantic: SemanticCacheConfig = Field(default_factory=SemanticCacheConfig)
+
+
+class RoutingConfig(_Strict):
+    """Retry and circuit-breaker defaults; strategies are chosen per model."""
+
+    max_retries: int = Field(default=2, ge=0, le=10)
+    backoff_base_s: float = Field(default=0.25, gt=0)
+    backoff_max_s: float = Field(default=8.0, gt=0)
+    cooldown_failures: int = Field(default=3, ge=1)
+    cooldown_s: float = Field(default=30.0, gt=0)
+
+
+class ServerSettings(_Strict):
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    key_cache_ttl_s: float = Field(default=30.0, ge=0, description="a revoked key works at most this long")
+    default_max_output_tokens: int = Field(default=4_096, gt=0)
+
+
+class GatewayConfig(_Strict):
+    models: list[ModelConfig] = Field(default_factory=list)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    settings: ServerSettings = Field(default_factory=ServerSettings)
+    _index: dict[str, ModelConfig] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references(self) -> GatewayConfig:
+        names = [m.name for m in self.models]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"model names must be unique; repeated: {dupes}")
+        known = set(names)
+        for model in self.models:
+            for fallback in model.fallbacks:
+                if fallback not in known:
+                    raise ValueError(f"model {model.name!r}: fallback {fallback!r} is not a configured model")
+                if fallback == model.name:
+                    raise ValueError(f"model {model.name!r} falls back to itself")
+        return self
+
+    def model(self, name: str) -> ModelConfig | None:
+        return self._by_name().get(name)
+
+    def _by_name(self) -> dict[str, ModelConfig]:
+        if len(self._index) != len(self.models):
+            self._index = {m.name: m for m in self.models}
+        return self._index
+
+    @property
+    def credential_names(self) -> list[str]:
+        return sorted({d.credentials for m in self.models for d in m.deployments if d.credentials})
+
+    @property
+    def bedrock_models(self) -> list[tuple[str | None, str]]:
+        """(region, model id) of every Bedrock deployment, for least-privilege IAM."""
+        return sorted({(d.region, d.model) for m in self.models for d in m.deployments if d.provider == "bedrock"},
+                      key=lambda t: (t[0] or "", t[1]))

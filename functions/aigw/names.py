@@ -1,0 +1,73 @@
+"""Names that infra and runtime must agree on, defined once.
+
+`infra/` imports this module (and only this one, plus the config models) from the runtime,
+so it must stay free of heavy imports and side effects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# ---- environment variables read by the functions -------------------------------------
+ENV_CONFIG_PATH = "AIGW_CONFIG"  # path to the YAML/JSON config file
+ENV_ENTITIES_TABLE = "AIGW_ENTITIES_TABLE"
+ENV_COUNTERS_TABLE = "AIGW_COUNTERS_TABLE"
+ENV_CACHE_TABLE = "AIGW_CACHE_TABLE"
+ENV_SECRET_PREFIX = "AIGW_SECRET_PREFIX"  # Secrets Manager name prefix for credentials
+ENV_KEY_CACHE_TTL = "AIGW_KEY_CACHE_TTL_S"
+ENV_ADMIN_TOKEN = "AIGW_ADMIN_TOKEN"  # local dev only: bearer token for /admin
+ENV_DEV_KEY = "AIGW_DEV_KEY"
+ENV_LOCAL_SECRET_PREFIX = "AIGW_SECRET_"  # AIGW_SECRET_<NAME>: local credential values
+ENV_VECTOR_COLLECTION_ENDPOINT = "AIGW_VECTOR_ENDPOINT"
+TIKTOKEN_CACHE_ENV = "TIKTOKEN_CACHE_DIR"
+
+# ---- Powertools ----------------------------------------------------------------------
+METRICS_NAMESPACE = "AIGateway"
+SERVICE_NAME = "aigw"
+
+# ---- defaults ------------------------------------------------------------------------
+DEFAULT_SECRET_PREFIX = "aigw/"
+DEFAULT_TABLE_PREFIX = "aigw"
+GATEWAY_PORT = 8080  # the port uvicorn listens on under Lambda Web Adapter
+HEALTH_PATH = "/health"
+
+# ---- DynamoDB attributes ---------------------------------------------------------------
+PK = "pk"
+SK = "sk"
+GSI1 = "gsi1"
+GSI1_PK = "gsi1pk"
+GSI1_SK = "gsi1sk"
+TTL_ATTRIBUTE = "expires_at"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One DynamoDB table as both CDK and the local runner create it."""
+
+    logical_id: str
+    env_var: str
+    default_name: str
+    ttl_attribute: str | None = TTL_ATTRIBUTE
+    gsis: tuple[tuple[str, str, str], ...] = field(default=())  # (index name, pk attr, sk attr)
+
+
+# Keys, teams, projects, budgets definitions: small items read on the hot path (cached).
+ENTITIES = TableSpec(
+    logical_id="Entities",
+    env_var=ENV_ENTITIES_TABLE,
+    default_name=f"{DEFAULT_TABLE_PREFIX}-entities",
+    gsis=((GSI1, GSI1_PK, GSI1_SK),),
+)
+# Budget and rate-window counters, usage aggregates: period-keyed items, expired by TTL.
+COUNTERS = TableSpec(
+    logical_id="Counters",
+    env_var=ENV_COUNTERS_TABLE,
+    default_name=f"{DEFAULT_TABLE_PREFIX}-counters",
+)
+# Exact response cache entries.
+CACHE = TableSpec(
+    logical_id="Cache",
+    env_var=ENV_CACHE_TABLE,
+    default_name=f"{DEFAULT_TABLE_PREFIX}-cache",
+)
+TABLES: tuple[TableSpec, ...] = (ENTITIES, COUNTERS, CACHE)
