@@ -1,0 +1,81 @@
+"""The key record as stored in the entities table (pk `KEY#<sha256>`, sk `KEY`).
+
+Extra attributes are kept (`extra="allow"`), so governance features can add fields
+(limits, budgets, metadata) without a migration.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+KEY_SK = "KEY"
+
+
+def key_item_pk(key_hash: str) -> str:
+    return f"KEY#{key_hash}"
+
+
+class KeyRecord(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    key_hash: str
+    key_id: str
+    key_prefix: str = ""
+    team_id: str
+    project: str | None = None
+    name: str | None = None
+    models: list[str] = Field(default_factory=list, description="allowed model names or patterns; empty = all")
+    valid_until: float | None = Field(default=None, description="epoch seconds; expiry or end of a rotation grace")
+    revoked: bool = False
+    rpm: int | None = None
+    tpm: int | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: float = 0.0
+
+    def usable(self, now: float | None = None) -> bool:
+        if self.revoked:
+            return False
+        return self.valid_until is None or (now or time.time()) < self.valid_until
+
+    def allows(self, model: str) -> bool:
+        if not self.models:
+            return True
+        return any(fnmatch.fnmatchcase(model, pattern) for pattern in self.models)
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> KeyRecord:
+        return cls.model_validate({k: _plain(v) for k, v in item.items() if k not in ("pk", "sk")})
+
+    def to_item(self) -> dict[str, Any]:
+        item = {k: _dynamo(v) for k, v in self.model_dump(exclude_none=True).items()}
+        item["pk"] = key_item_pk(self.key_hash)
+        item["sk"] = KEY_SK
+        return item
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals back to int/float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, list):
+        return [_dynamo(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dynamo(v) for k, v in value.items()}
+    return value

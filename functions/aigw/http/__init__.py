@@ -1,0 +1,1 @@
+"""The ASGI front doors: routes only; the work happens in the pipeline."""

@@ -1,0 +1,52 @@
+"""A streaming response that notices a client leaving even while the upstream is silent.
+
+Starlette's StreamingResponse, under ASGI spec 2.4 servers (uvicorn), learns of a
+disconnect only when a write fails; a stalled upstream would then keep the function (and
+its bill) running. Here a second task watches `http.disconnect` and cancels the body, and
+the body iterator is always closed, so the pipeline's settlement runs on every path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+
+import anyio
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+
+class EventStreamResponse(Response):
+    media_type = "text/event-stream"
+
+    def __init__(self, body: AsyncIterator[bytes], *, status_code: int = 200,
+                 headers: Mapping[str, str] | None = None) -> None:
+        self.body_iterator = body
+        self.status_code = status_code
+        self.background = None
+        self.init_headers({"cache-control": "no-cache", "x-accel-buffering": "no", **(headers or {})})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as group:
+
+            async def watch_disconnect() -> None:
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        group.cancel_scope.cancel()
+                        return
+
+            group.start_soon(watch_disconnect)
+            try:
+                await send({"type": "http.response.start", "status": self.status_code,
+                            "headers": self.raw_headers})
+                async for chunk in self.body_iterator:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            except OSError:
+                pass  # the client is gone (ASGI 2.4 servers raise on write)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    aclose = getattr(self.body_iterator, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+                group.cancel_scope.cancel()

@@ -1,0 +1,74 @@
+"""moto in server mode, in-process, one operation at a time.
+
+moto's threaded server does not apply a DynamoDB operation atomically: two racing
+conditional updates on one item can both pass (DESIGN.md §8). DynamoDB serializes writes
+to an item, so we serialize moto's requests behind one lock; otherwise a race test would
+measure moto instead of the gateway.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+LOCAL_REGION = "us-east-1"
+# Fake credentials for moto only; they never reach AWS.
+LOCAL_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": LOCAL_REGION,
+    "AWS_REGION": LOCAL_REGION,
+}
+
+
+class SerializedWSGI:
+    """Run a WSGI app's requests one at a time (response body included)."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
+@dataclass
+class MotoServer:
+    url: str
+    _server: Any
+    _thread: threading.Thread
+
+    def endpoint_env(self) -> dict[str, str]:
+        """Service-specific endpoint variables boto3 reads natively: no code path differs from Lambda."""
+        return {
+            "AWS_ENDPOINT_URL_DYNAMODB": self.url,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.url,
+            **LOCAL_AWS_ENV,
+        }
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def start_moto(host: str = "127.0.0.1", port: int = 0) -> MotoServer:
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per AWS call
+    app = SerializedWSGI(DomainDispatcherApplication(create_backend_app))
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
+    thread.start()
+    bound_host, bound_port = server.server_address[:2]
+    return MotoServer(url=f"http://{bound_host!s}:{bound_port}", _server=server, _thread=thread)

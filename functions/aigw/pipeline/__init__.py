@@ -1,0 +1,1 @@
+"""The request pipeline (DESIGN.md §4): fixed steps, pluggable stages, typed short-circuits."""

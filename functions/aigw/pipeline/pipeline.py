@@ -1,0 +1,256 @@
+"""The hot path, top to bottom (DESIGN.md §4).
+
+Steps 1-2 (authenticate, validate, resolve the model) happen in the HTTP layer, which
+builds the `RequestContext`. This module runs the rest:
+
+    3-5  stages' `before`, in order: guardrails, cache, admission (any may short-circuit)
+    6    route: pick a deployment, call it, retry and fall back (routing.Router)
+    7    settle: usage and cost, stages' `after` in reverse, one log line and metrics
+
+For a stream, step 7 runs when the stream ends, however it ends: completed, broken
+upstream, or client gone (the upstream call is then cancelled).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import anyio
+
+from aigw.config.models import Deployment
+from aigw.credentials import CredentialStore
+from aigw.errors import GatewayError, UpstreamError
+from aigw.observability import Observer
+from aigw.pipeline.accounting import collect_stream_text, completion_text, settle_usage
+from aigw.pipeline.context import RequestContext
+from aigw.pipeline.outcome import JsonOutcome, Outcome, StreamOutcome
+from aigw.pipeline.replay import completion_to_chunks
+from aigw.pipeline.stages import ChunkFilter, Reject, Respond, Stage
+from aigw.pricing.cost import Usage
+from aigw.providers.base import ChatCall, ChatChunk, ChatResult, Credential, EmbeddingsCall, StreamEvent
+from aigw.providers.registry import ProviderRegistry
+from aigw.routing.router import Router, Target
+
+DONE = b"data: [DONE]\n\n"
+
+
+def sse(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+
+
+class Pipeline:
+    def __init__(self, *, stages: Sequence[Stage], router: Router, providers: ProviderRegistry,
+                 credentials: CredentialStore | None, observer: Observer) -> None:
+        self.stages = list(stages)
+        self._filters = [s for s in self.stages if isinstance(s, ChunkFilter)]
+        self.router = router
+        self.providers = providers
+        self.credentials = credentials
+        self.observer = observer
+
+    # ---- entry -------------------------------------------------------------------------------
+    async def handle(self, ctx: RequestContext) -> Outcome:
+        ran: list[Stage] = []
+        try:
+            for stage in self.stages:
+                ran.append(stage)
+                short = await stage.before(ctx)
+                if isinstance(short, Reject):
+                    raise short.error
+                if isinstance(short, Respond):
+                    return await self._respond(ctx, short, ran)
+            if ctx.api == "embeddings":
+                return await self._embeddings(ctx, ran)
+            if ctx.stream:
+                first, events = await self.router.run(ctx, lambda t: self._open_stream(ctx, t))
+                return StreamOutcome(self._client_stream(ctx, first, events, ran), self._headers(ctx))
+            result = await self.router.run(ctx, lambda t: self._complete(ctx, t))
+        except GatewayError as exc:
+            await self._fail(ctx, exc, ran)
+            raise
+        except BaseException as exc:
+            await self._fail(ctx, GatewayError(f"internal error: {type(exc).__name__}"), ran)
+            raise
+        ctx.usage = result.usage
+        settle_usage(ctx, generated_text=completion_text(result.body) if result.usage is None else None)
+        await self._finish(ctx, ran, result=result)
+        headers = self._headers(ctx)
+        headers["x-aigw-cost-usd"] = f"{ctx.cost_usd:.8f}"
+        return JsonOutcome(result.body, headers)
+
+    # ---- step 6: upstream calls ----------------------------------------------------------------
+    async def _credential(self, deployment: Deployment) -> Credential | None:
+        if deployment.credentials is None or self.credentials is None:
+            return None
+        return await self.credentials.get(deployment.credentials)
+
+    async def _complete(self, ctx: RequestContext, target: Target) -> ChatResult:
+        call = ChatCall(ctx.body, target.deployment, await self._credential(target.deployment), ctx.request_id)
+        provider = self.providers.chat(target.deployment.provider)
+        started = time.perf_counter()
+        try:
+            return await provider.complete(call)
+        finally:
+            ctx.upstream_s += time.perf_counter() - started
+
+    async def _open_stream(self, ctx: RequestContext, target: Target) -> tuple[StreamEvent,
+                                                                                AsyncIterator[StreamEvent]]:
+        """Start the upstream stream and wait for its first event, so a failure before the
+        first byte can still fail over (and reach the client as a proper HTTP status)."""
+        call = ChatCall(ctx.body, target.deployment, await self._credential(target.deployment), ctx.request_id)
+        events = self.providers.chat(target.deployment.provider).stream(call)
+        started = time.perf_counter()
+        try:
+            first = await anext(events)
+        except StopAsyncIteration:
+            raise UpstreamError("upstream closed the stream without a response", status=502,
+                                retryable=True) from None
+        finally:
+            ctx.upstream_s += time.perf_counter() - started
+        ctx.first_token_s = ctx.elapsed_s()
+        return first, events
+
+    async def _embeddings(self, ctx: RequestContext, ran: list[Stage]) -> Outcome:
+        async def attempt(target: Target) -> Any:
+            provider = self.providers.embeddings(target.deployment.provider)
+            call = EmbeddingsCall(ctx.body, target.deployment, await self._credential(target.deployment),
+                                  ctx.request_id)
+            started = time.perf_counter()
+            try:
+                return await provider.embed(call)
+            finally:
+                ctx.upstream_s += time.perf_counter() - started
+
+        result = await self.router.run(ctx, attempt)
+        ctx.usage = result.usage
+        settle_usage(ctx)
+        await self._finish(ctx, ran)
+        headers = self._headers(ctx)
+        headers["x-aigw-cost-usd"] = f"{ctx.cost_usd:.8f}"
+        return JsonOutcome(result.body, headers)
+
+    # ---- the client's stream ---------------------------------------------------------------------
+    async def _client_stream(self, ctx: RequestContext, first: StreamEvent,
+                             events: AsyncIterator[StreamEvent], ran: list[Stage]) -> AsyncIterator[bytes]:
+        last: ChatChunk | None = None
+        try:
+            event: StreamEvent | None = first
+            while event is not None:
+                if isinstance(event, Usage):
+                    ctx.usage = event
+                else:
+                    chunk: ChatChunk | None = event
+                    for f in self._filters:
+                        chunk = f.on_chunk(ctx, chunk) if chunk is not None else None
+                    if chunk is not None:
+                        last = chunk
+                        collect_stream_text(ctx, chunk)
+                        yield sse(chunk)
+                event = await _next(events, ctx)
+            if ctx.include_usage:
+                usage = ctx.usage or _estimated_usage(ctx)
+                yield sse(_usage_chunk(last, usage))
+            yield DONE
+        except UpstreamError as exc:
+            ctx.error, ctx.status = exc, exc.status
+            yield sse(exc.openai_body())
+        except BaseException:
+            # GeneratorExit or cancellation: the client went away mid-stream.
+            ctx.disconnected = True
+            ctx.status = 499
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await _close(events)  # cancels the upstream call if it is still running
+                settle_usage(ctx)
+                await self._finish(ctx, ran)
+
+    # ---- step 7: settle ----------------------------------------------------------------------------
+    async def _respond(self, ctx: RequestContext, short: Respond, ran: list[Stage]) -> Outcome:
+        ctx.cache = short.cache
+        ctx.usage = short.result.usage
+        ctx.headers.update(short.headers)
+        await self._finish(ctx, ran, result=short.result)
+        headers = self._headers(ctx)
+        if not ctx.stream:
+            headers["x-aigw-cost-usd"] = f"{ctx.cost_usd:.8f}"
+            return JsonOutcome(short.result.body, headers)
+        chunks = completion_to_chunks(short.result.body)
+
+        async def replay() -> AsyncIterator[bytes]:
+            for chunk in chunks:
+                yield sse(chunk)
+            if ctx.include_usage:
+                yield sse(_usage_chunk(chunks[-1] if chunks else None, short.result.usage or Usage()))
+            yield DONE
+
+        return StreamOutcome(replay(), headers)
+
+    async def _fail(self, ctx: RequestContext, exc: GatewayError, ran: list[Stage]) -> None:
+        ctx.error, ctx.status = exc, exc.status
+        settle_usage(ctx)
+        await self._finish(ctx, ran)
+
+    async def _finish(self, ctx: RequestContext, ran: list[Stage], *, result: ChatResult | None = None) -> None:
+        """Stages' `after` in reverse order, then the log line and metrics. Never raises."""
+        if result is not None:
+            ctx.state["result"] = result
+        for stage in reversed(ran):
+            try:
+                await stage.after(ctx)
+            except Exception as exc:  # a failing stage must not lose the others' settlement
+                self.observer.logger.exception("stage after() failed", extra={
+                    "stage": stage.name, "request_id": ctx.request_id, "error": type(exc).__name__})
+        try:
+            self.observer.request_done(ctx)
+        except Exception:
+            self.observer.logger.exception("request log failed", extra={"request_id": ctx.request_id})
+
+    def _headers(self, ctx: RequestContext) -> dict[str, str]:
+        headers = {"x-request-id": ctx.request_id, "x-aigw-cache": ctx.cache}
+        if ctx.deployment is not None and ctx.cache not in ("hit", "semantic-hit"):
+            headers["x-aigw-provider"] = ctx.deployment.provider
+            headers["x-aigw-deployment"] = ctx.deployment.deployment_id
+            headers["x-aigw-attempts"] = str(len(ctx.attempts))
+        if ctx.served_model and ctx.served_model != ctx.model.name:
+            headers["x-aigw-model"] = ctx.served_model
+        headers.update(ctx.headers)
+        headers["x-aigw-overhead-ms"] = f"{ctx.overhead_ms():.3f}"
+        return headers
+
+
+async def _next(events: AsyncIterator[StreamEvent], ctx: RequestContext) -> StreamEvent | None:
+    started = time.perf_counter()
+    try:
+        return await anext(events)
+    except StopAsyncIteration:
+        return None
+    finally:
+        ctx.upstream_s += time.perf_counter() - started
+
+
+async def _close(events: AsyncIterator[StreamEvent]) -> None:
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):  # a broken upstream may fail again while closing
+            await aclose()
+
+
+def _estimated_usage(ctx: RequestContext) -> Usage:
+    settle_usage(ctx)
+    return ctx.usage or Usage()
+
+
+def _usage_chunk(last: ChatChunk | None, usage: Usage) -> ChatChunk:
+    base = last or {}
+    chunk: ChatChunk = {"id": base.get("id", ""), "object": "chat.completion.chunk",
+                        "created": base.get("created", 0), "model": base.get("model", ""), "choices": [],
+                        "usage": usage.to_openai()}
+    if base.get("system_fingerprint"):
+        chunk["system_fingerprint"] = base["system_fingerprint"]
+    return chunk
+
