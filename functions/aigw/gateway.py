@@ -26,7 +26,12 @@ from aigw.routing.router import Router
 # Builders of the optional stages, in pipeline order (guardrails, cache, admission). Each
 # takes the services built so far and returns a stage, or None when the config turns it off.
 StageBuilder = Callable[["AwsResources", GatewayConfig], Stage | None]
-STAGE_BUILDERS: list[str] = []  # "module:function" paths, imported only when configured
+# "module:function" paths, imported at startup; each builder returns its Stage or None.
+STAGE_BUILDERS: list[str] = [
+    # guardrails go first (a later issue)
+    # cache (issue: exact and semantic caching): "aigw.cache.stage:build_cache_stage",
+    # admission (issue: budgets and rate limits): "aigw.budgets.stage:build_admission_stage",
+]
 
 
 def table_name(spec: TableSpec) -> str:

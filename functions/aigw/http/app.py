@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -20,8 +21,9 @@ from aigw.http.common import error_response, new_request_id
 from aigw.http.openai_api import OpenAIRoutes
 from aigw.names import HEALTH_PATH
 
-# Extra route groups (e.g. the Anthropic front door, the local admin API) register here:
-# each takes the services and returns Starlette routes.
+# Route groups beyond the OpenAI front door, as "module:function" (each takes the services
+# and returns Starlette routes), e.g. the Anthropic front door "aigw.http.anthropic_api:routes".
+ROUTE_MODULES: list[str] = []
 RouteFactory = Callable[[Services], list[Route]]
 
 
@@ -42,6 +44,9 @@ def create_app(services: Services, *, extra_routes: list[RouteFactory] | None = 
         Route("/v1/embeddings", openai.embeddings, methods=["POST"]),
         Route("/v1/models", openai.models, methods=["GET"]),
     ]
+    for path in ROUTE_MODULES:
+        module, _, function = path.partition(":")
+        routes.extend(getattr(importlib.import_module(module), function)(services))
     for factory in extra_routes or []:
         routes.extend(factory(services))
     routes.append(Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
