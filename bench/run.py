@@ -1,0 +1,172 @@
+"""Gateway overhead benchmark: `python bench/run.py [--requests 2000] [--seconds 5]`.
+
+Starts the fake OpenAI upstream and `aigw dev` (pointed at it) as separate processes, then
+measures from this process, one request at a time, the latency of the same call made
+directly to the upstream and through the gateway; the difference is what the gateway adds
+(auth from its warm key cache, validation, routing, pricing, logging, metrics; DynamoDB is
+not on this path once the key is cached). Throughput is measured with concurrent clients.
+Also times the cold import of the Lambda entry module. Prints a table; not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_KEY = "sk-aigw-bench0000000000000000000000000000000000000"
+BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello there, how are you today?"}]}
+STREAM_BODY = {**BODY, "stream": True}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(args, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+
+
+def sequential(client: httpx.Client, url: str, body: dict[str, Any], headers: dict[str, str], n: int,
+               stream: bool) -> list[float]:
+    timings = []
+    for _ in range(n):
+        started = time.perf_counter()
+        if stream:
+            with client.stream("POST", url, json=body, headers=headers) as response:
+                for _ in response.iter_raw():
+                    pass
+                assert response.status_code == 200, response.status_code
+        else:
+            response = client.post(url, json=body, headers=headers)
+            assert response.status_code == 200, response.text
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+async def throughput(url: str, body: dict[str, Any], headers: dict[str, str], seconds: float,
+                     concurrency: int) -> float:
+    done = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                response = await client.post(url, json=body, headers=headers)
+                assert response.status_code == 200
+                done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return done / (time.perf_counter() - started)
+
+
+def cold_import(config_path: str, runs: int = 5) -> tuple[float, float]:
+    """Median import time of functions/gateway/main.py, and of the startup work (boto3 + tokenizer)."""
+    code = ("import time; t=time.perf_counter(); import main; i=time.perf_counter()-t; "
+            "t=time.perf_counter(); main.app.state if hasattr(main.app,'state') else None; "
+            "from aigw.gateway import build_services; "
+            "import aigw.tokens as tk; import boto3; boto3.resource('dynamodb'); tk.warm(); "
+            "print(i, time.perf_counter()-t)")
+    imports, warms = [], []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "functions" / "gateway", capture_output=True,
+                             text=True, check=True,
+                             env={**os.environ, "AIGW_CONFIG": config_path, "AWS_DEFAULT_REGION": "us-east-1",
+                                  "PYTHONPATH": str(ROOT / "functions")})
+        first, second = out.stdout.split()
+        imports.append(float(first) * 1000)
+        warms.append(float(second) * 1000)
+    return statistics.median(imports), statistics.median(warms)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=1500)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+
+    upstream_port, gateway_port = free_port(), free_port()
+    upstream = f"http://127.0.0.1:{upstream_port}/v1"
+    config = {"models": [{"name": "gpt-4o-mini", "deployments": [
+        {"provider": "openai-compatible", "model": "gpt-4o-mini", "api_base": upstream}]}]}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(config, handle)
+        config_path = handle.name
+    procs = [start([sys.executable, "bench/fake_upstream.py", "--port", str(upstream_port)])]
+    procs.append(start([sys.executable, "-m", "aigw.cli", "dev", "--port", str(gateway_port),
+                        "--config", config_path], env={"AIGW_DEV_KEY": DEV_KEY}))
+    try:
+        wait_until_up(f"http://127.0.0.1:{upstream_port}/")
+        gateway = f"http://127.0.0.1:{gateway_port}"
+        wait_until_up(gateway + "/health")
+        headers = {"authorization": f"Bearer {DEV_KEY}"}
+        rows = []
+        with httpx.Client(timeout=30) as client:
+            for name, body, stream in (("chat", BODY, False), ("chat stream", STREAM_BODY, True)):
+                sequential(client, upstream + "/chat/completions", body, {}, 100, stream)  # warm up
+                sequential(client, gateway + "/v1/chat/completions", body, headers, 100, stream)
+                direct = sequential(client, upstream + "/chat/completions", body, {}, args.requests, stream)
+                via = sequential(client, gateway + "/v1/chat/completions", body, headers, args.requests, stream)
+                rows.append((name, direct, via))
+        rps_direct = asyncio.run(throughput(upstream + "/chat/completions", BODY, {}, args.seconds,
+                                            args.concurrency))
+        rps_via = asyncio.run(throughput(gateway + "/v1/chat/completions", BODY, headers, args.seconds,
+                                         args.concurrency))
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=10)
+    import_ms, warm_ms = cold_import(config_path)
+    os.unlink(config_path)
+
+    print(f"\naigw gateway overhead ({args.requests} sequential requests per row; latency in ms)\n")
+    print(f"{'call':<14}{'direct p50':>12}{'gateway p50':>13}{'added p50':>11}{'direct p99':>12}"
+          f"{'gateway p99':>13}{'added p99':>11}")
+    for name, direct, via in rows:
+        d50, v50, d99, v99 = (percentile(direct, 0.5), percentile(via, 0.5), percentile(direct, 0.99),
+                              percentile(via, 0.99))
+        print(f"{name:<14}{d50:>12.3f}{v50:>13.3f}{v50 - d50:>11.3f}{d99:>12.3f}{v99:>13.3f}{v99 - d99:>11.3f}")
+    print(f"\nthroughput, non-streaming, {args.concurrency} concurrent clients, {args.seconds:.0f} s:"
+          f" direct {rps_direct:,.0f} req/s, through the gateway {rps_via:,.0f} req/s")
+    print(f"cold start: import of the Lambda entry module {import_ms:.0f} ms (median of 5);"
+          f" startup work before ready (boto3 resource + tiktoken encodings) {warm_ms:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
