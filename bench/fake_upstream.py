@@ -8,9 +8,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import uvicorn  # noqa: E402
-
-from tests.fakes.openai_upstream import FakeOpenAI  # noqa: E402
+import uvicorn
+from tests.fakes.openai_upstream import FakeOpenAI
 
 
 class QuietFake(FakeOpenAI):
