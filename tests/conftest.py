@@ -67,6 +67,7 @@ def fake_openai_server() -> Iterator[FakeUpstream]:
 @pytest.fixture
 def fake_openai(fake_openai_server: FakeUpstream) -> FakeUpstream:
     fake_openai_server.fake.calls.clear()
+    fake_openai_server.fake.stream_endings.clear()
     fake_openai_server.fake.slow_s = 1.5
     fake_openai_server.fake.word_delay_s = 0.0
     return fake_openai_server

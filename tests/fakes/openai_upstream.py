@@ -36,6 +36,7 @@ class FakeOpenAI:
     slow_s: float = 1.5
     word_delay_s: float = 0.0
     calls: list[ReceivedCall] = field(default_factory=list)
+    stream_endings: list[str] = field(default_factory=list)  # "completed" | "cancelled", per stream
 
     def calls_for(self, model: str) -> list[ReceivedCall]:
         return [c for c in self.calls if c.body.get("model") == model]
@@ -119,6 +120,15 @@ class FakeOpenAI:
         return JSONResponse(result)
 
     async def _stream(self, body: dict[str, Any], model: str) -> Any:
+        ending = "cancelled"
+        try:
+            async for item in self._stream_events(body, model):
+                yield item
+            ending = "completed"
+        finally:
+            self.stream_endings.append(ending)
+
+    async def _stream_events(self, body: dict[str, Any], model: str) -> Any:
         base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
                 "system_fingerprint": "fp_fake"}
 
