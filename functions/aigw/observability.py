@@ -8,7 +8,9 @@ loop never interleave their metric sets.
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -17,6 +19,7 @@ from aigw.names import METRICS_NAMESPACE, SERVICE_NAME
 from aigw.pipeline.context import RequestContext
 
 RecordSink = Callable[[dict[str, Any]], None]
+_ids = itertools.count()
 
 
 def request_record(ctx: RequestContext) -> dict[str, Any]:
@@ -55,15 +58,34 @@ def request_record(ctx: RequestContext) -> dict[str, Any]:
     return record
 
 
+def _json_logger(stream: TextIO) -> logging.Logger:
+    """A logger writing Powertools' JSON format to `stream`.
+
+    Powertools' `Logger` configures the process-wide logger named after the service once, so
+    a second instance with another stream would silently write to the first one's. Each
+    Observer gets its own logger with Powertools' formatter instead; output is identical.
+    """
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    logger = logging.getLogger(f"{SERVICE_NAME}.requests.{next(_ids)}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(LambdaPowertoolsFormatter(service=SERVICE_NAME, utc=True))
+    logger.addHandler(handler)
+    return logger
+
+
 class Observer:
     """Writes the request log line and its metrics; `sink` sees every record (tests, bench)."""
 
     def __init__(self, *, stream: TextIO | None = None, sink: RecordSink | None = None,
                  metrics: bool = True) -> None:
-        from aws_lambda_powertools import Logger, Metrics
+        from aws_lambda_powertools.metrics import EphemeralMetrics
 
-        self._logger = Logger(service=SERVICE_NAME, stream=stream or sys.stdout, log_uncaught_exceptions=False)
-        self._metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME) if metrics else None
+        self._logger = _json_logger(stream or sys.stdout)
+        # No `service` dimension: dashboards and alarms address exactly [Team, Model, Provider] and [Model].
+        self._metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE) if metrics else None
         self._stream = stream or sys.stdout
         self._sink = sink
 
