@@ -9,6 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import uvicorn
+
 from tests.fakes.openai_upstream import FakeOpenAI
 
 

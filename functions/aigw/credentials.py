@@ -64,6 +64,11 @@ class CredentialStore:
         except Exception as exc:  # the secret is missing, unreadable or malformed
             raise CredentialUnavailable(
                 f"credential {credential!r} is not available (secret {name}: {type(exc).__name__})") from None
+        if not value.api_key:
+            # The stack creates each secret with an empty api_key; it is set after deploy.
+            raise CredentialUnavailable(
+                f"credential {credential!r} is not set: aws secretsmanager put-secret-value --secret-id {name} "
+                "--secret-string '{\"api_key\": \"...\"}'")
         self._cache[credential] = (time.monotonic() + self._max_age_s, value)
         return value
 

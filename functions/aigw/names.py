@@ -71,3 +71,37 @@ CACHE = TableSpec(
     default_name=f"{DEFAULT_TABLE_PREFIX}-cache",
 )
 TABLES: tuple[TableSpec, ...] = (ENTITIES, COUNTERS, CACHE)
+
+# ---- metrics: EMF in METRICS_NAMESPACE; the CDK dashboard and alarms query exactly these --
+METRIC_REQUESTS = "Requests"
+METRIC_INPUT_TOKENS = "InputTokens"
+METRIC_OUTPUT_TOKENS = "OutputTokens"
+METRIC_COST_USD = "CostUSD"
+METRIC_LATENCY = "Latency"  # milliseconds, whole request
+METRIC_TIME_TO_FIRST_TOKEN = "TimeToFirstToken"  # milliseconds
+METRIC_GATEWAY_OVERHEAD = "GatewayOverhead"  # milliseconds spent outside the upstream call
+METRIC_CACHE_HITS = "CacheHits"
+METRIC_CACHE_MISSES = "CacheMisses"
+METRIC_ERRORS = "Errors"
+METRIC_ERRORS_BY_TYPE = "ErrorsByType"  # emitted with METRIC_DIMENSIONS_ERROR only
+METRIC_RETRIES = "Retries"
+METRIC_FALLBACKS = "Fallbacks"
+METRIC_BUDGET_REJECTIONS = "BudgetRejections"
+METRIC_RATE_LIMITED = "RateLimited"
+
+DIM_TEAM = "Team"
+DIM_MODEL = "Model"  # the public model name clients send
+DIM_PROVIDER = "Provider"  # "none" when no upstream was chosen (rejections, cache hits)
+DIM_ERROR_TYPE = "ErrorType"
+
+# The dimension sets each request's metrics are emitted with. CloudWatch matches a metric by
+# its exact set, so the dashboard's SEARCH and SCHEMA(...) queries name these sets verbatim:
+# emit each metric with exactly these, nothing more (no Powertools `service` dimension).
+METRIC_DIMENSIONS_DETAIL: tuple[str, ...] = (DIM_TEAM, DIM_MODEL, DIM_PROVIDER)
+METRIC_DIMENSIONS_MODEL: tuple[str, ...] = (DIM_MODEL,)
+METRIC_DIMENSIONS_ERROR: tuple[str, ...] = (DIM_ERROR_TYPE,)
+
+# ---- response cache ---------------------------------------------------------------------
+CACHE_PK_PREFIX = "CACHE#"  # Cache table items: pk CACHE#<namespace>#<sha256>, sk CACHE_SK
+CACHE_SK = "-"
+ENV_VECTOR_INDEX = "AIGW_VECTOR_INDEX"  # OpenSearch Serverless index name (default: config's index_name)

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from aigw import names as n
 from aigw.names import METRICS_NAMESPACE, SERVICE_NAME
 from aigw.pipeline.context import RequestContext
 
@@ -107,32 +108,33 @@ class Observer:
 
         m = self._metrics
         assert m is not None
-        m.add_dimension("Team", record["team"])
-        m.add_dimension("Model", record["model"])
-        m.add_dimension("Provider", record["provider"] or "none")
-        m.add_dimensions(Model=record["model"])
-        m.add_metric("Requests", MetricUnit.Count, 1)
-        m.add_metric("InputTokens", MetricUnit.Count, record["input_tokens"])
-        m.add_metric("OutputTokens", MetricUnit.Count, record["output_tokens"])
-        m.add_metric("CostUSD", MetricUnit.NoUnit, record["cost_usd"])
-        m.add_metric("Latency", MetricUnit.Milliseconds, record["latency_ms"])
-        m.add_metric("GatewayOverhead", MetricUnit.Milliseconds, record["overhead_ms"])
+        values = {n.DIM_TEAM: record["team"], n.DIM_MODEL: record["model"],
+                  n.DIM_PROVIDER: record["provider"] or "none"}
+        for name in n.METRIC_DIMENSIONS_DETAIL:
+            m.add_dimension(name, values[name])
+        m.add_dimensions(**{name: values[name] for name in n.METRIC_DIMENSIONS_MODEL})
+        m.add_metric(n.METRIC_REQUESTS, MetricUnit.Count, 1)
+        m.add_metric(n.METRIC_INPUT_TOKENS, MetricUnit.Count, record["input_tokens"])
+        m.add_metric(n.METRIC_OUTPUT_TOKENS, MetricUnit.Count, record["output_tokens"])
+        m.add_metric(n.METRIC_COST_USD, MetricUnit.NoUnit, record["cost_usd"])
+        m.add_metric(n.METRIC_LATENCY, MetricUnit.Milliseconds, record["latency_ms"])
+        m.add_metric(n.METRIC_GATEWAY_OVERHEAD, MetricUnit.Milliseconds, record["overhead_ms"])
         if record["ttft_ms"] is not None:
-            m.add_metric("TimeToFirstToken", MetricUnit.Milliseconds, record["ttft_ms"])
+            m.add_metric(n.METRIC_TIME_TO_FIRST_TOKEN, MetricUnit.Milliseconds, record["ttft_ms"])
         if ctx.cache in ("hit", "semantic-hit"):
-            m.add_metric("CacheHits", MetricUnit.Count, 1)
+            m.add_metric(n.METRIC_CACHE_HITS, MetricUnit.Count, 1)
         elif ctx.cache == "miss":
-            m.add_metric("CacheMisses", MetricUnit.Count, 1)
+            m.add_metric(n.METRIC_CACHE_MISSES, MetricUnit.Count, 1)
         if record["retries"]:
-            m.add_metric("Retries", MetricUnit.Count, record["retries"])
+            m.add_metric(n.METRIC_RETRIES, MetricUnit.Count, record["retries"])
         if ctx.served_model and ctx.served_model != ctx.model.name:
-            m.add_metric("Fallbacks", MetricUnit.Count, 1)
+            m.add_metric(n.METRIC_FALLBACKS, MetricUnit.Count, 1)
         if ctx.error is not None:
-            m.add_metric("Errors", MetricUnit.Count, 1)
+            m.add_metric(n.METRIC_ERRORS, MetricUnit.Count, 1)
             if ctx.error.code == "budget_exceeded":
-                m.add_metric("BudgetRejections", MetricUnit.Count, 1)
+                m.add_metric(n.METRIC_BUDGET_REJECTIONS, MetricUnit.Count, 1)
             elif ctx.error.code == "rate_limit_exceeded":
-                m.add_metric("RateLimited", MetricUnit.Count, 1)
+                m.add_metric(n.METRIC_RATE_LIMITED, MetricUnit.Count, 1)
         m.add_metadata("request_id", ctx.request_id)
         m.add_metadata("key_id", ctx.key.key_id)
         document = m.serialize_metric_set()
@@ -141,9 +143,9 @@ class Observer:
             # Errors by type: a second, tiny document keyed by ErrorType alone.
             document_errors = {
                 "_aws": {"Timestamp": document["_aws"]["Timestamp"], "CloudWatchMetrics": [
-                    {"Namespace": METRICS_NAMESPACE, "Dimensions": [["ErrorType"]],
-                     "Metrics": [{"Name": "ErrorsByType", "Unit": "Count"}]}]},
-                "ErrorType": ctx.error.code or ctx.error.type, "ErrorsByType": 1,
+                    {"Namespace": n.METRICS_NAMESPACE, "Dimensions": [list(n.METRIC_DIMENSIONS_ERROR)],
+                     "Metrics": [{"Name": n.METRIC_ERRORS_BY_TYPE, "Unit": "Count"}]}]},
+                n.DIM_ERROR_TYPE: ctx.error.code or ctx.error.type, n.METRIC_ERRORS_BY_TYPE: 1,
             }
             self._stream.write(json.dumps(document_errors, separators=(",", ":")) + "\n")
         self._stream.write(json.dumps(document, separators=(",", ":")) + "\n")

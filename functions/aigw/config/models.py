@@ -98,19 +98,56 @@ class ModelConfig(_Strict):
 
 
 class SemanticCacheConfig(_Strict):
+    """The semantic layer (opt-in: an OpenSearch Serverless vector collection costs ~$175/month idle)."""
+
     enabled: bool = False
-    threshold: float = Field(default=0.95, gt=0, le=1)
+    threshold: float = Field(default=0.95, gt=0, le=1, description="minimum cosine similarity for a hit")
     ttl_s: int = Field(default=86_400, gt=0)
     embedding_model: str | None = None  # a configured embedding model name; default Titan V2
     dimensions: Literal[256, 512, 1024] = 512
     standby_replicas: bool = False  # OpenSearch Serverless: doubles the idle cost
+    # "auto": OpenSearch Serverless when AIGW_VECTOR_ENDPOINT is set (deployed), else in-process (aigw dev).
+    backend: Literal["auto", "opensearch", "local"] = "auto"
+    # "auto": `embedding_model` if set, else Titan V2 with OpenSearch, else the local model (aigw[semantic-local]).
+    embedder: Literal["auto", "titan", "local", "model"] = "auto"
+    titan_model_id: str = "amazon.titan-embed-text-v2:0"
+    region: str | None = None  # Bedrock region for Titan; default the function's region
+    index_name: str = Field(default="aigw-semantic-cache", pattern=r"^[a-z0-9][a-z0-9_-]{0,127}$")
+    # A semantic match must also pass a lexical check (numbers, negation, swapped entities...): cache/guard.py.
+    guard: bool = True
+
+
+class CacheLayers(_Strict):
+    """A per-team, per-project or per-key override; unset fields inherit."""
+
+    exact: bool | None = None
+    semantic: bool | None = None
+    ttl_s: int | None = Field(default=None, gt=0)
 
 
 class CacheConfig(_Strict):
     exact: bool = False
     ttl_s: int = Field(default=3_600, gt=0)
+    max_ttl_s: int = Field(default=30 * 86_400, gt=0, description="the most a client may ask for (x-aigw-cache-ttl)")
     namespace: Literal["team", "key", "project"] = "team"
+    # Cache only requests with temperature 0 (absent temperature means the provider default, 1).
+    deterministic_only: bool = True
+    lookup_timeout_s: float = Field(default=1.0, gt=0, le=30, description="a slower lookup counts as a miss")
+    teams: dict[str, CacheLayers] = Field(default_factory=dict)
+    projects: dict[str, CacheLayers] = Field(default_factory=dict)
+    keys: dict[str, CacheLayers] = Field(default_factory=dict, description="by key id (key_...)")
     semantic: SemanticCacheConfig = Field(default_factory=SemanticCacheConfig)
+
+    @property
+    def any_exact(self) -> bool:
+        return self.exact or any(o.exact for o in self._overrides())
+
+    @property
+    def any_semantic(self) -> bool:
+        return self.semantic.enabled or any(o.semantic for o in self._overrides())
+
+    def _overrides(self) -> list[CacheLayers]:
+        return [*self.teams.values(), *self.projects.values(), *self.keys.values()]
 
 
 class RoutingConfig(_Strict):

@@ -1,0 +1,1 @@
+"""Constructs with one job each; the stack wires them together and does the grants."""

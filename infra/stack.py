@@ -1,0 +1,121 @@
+"""The gateway stack: composes the constructs and makes every grant between them, here only.
+
+What each function may do (DESIGN.md §1, least privilege):
+- gateway: read/write the three tables; read the provider secrets; invoke the configured
+  Bedrock models (and the default embedder when the semantic cache uses it); use its vector
+  collection when there is one.
+- admin: read/write the Entities and Counters tables; nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from aigw.names import (
+    CACHE,
+    COUNTERS,
+    ENTITIES,
+    ENV_CONFIG_PATH,
+    ENV_SECRET_PREFIX,
+    ENV_VECTOR_COLLECTION_ENDPOINT,
+    METRICS_NAMESPACE,
+    TIKTOKEN_CACHE_ENV,
+)
+from infra import bedrock, nag
+from infra.constructs.api import STAGE_NAME, Api
+from infra.constructs.data import Data
+from infra.constructs.functions import Functions
+from infra.constructs.layers import CONFIG_PATH, TIKTOKEN_CACHE_DIR, Layers
+from infra.constructs.observability import Observability
+from infra.constructs.secrets import ProviderSecrets
+from infra.constructs.vector_cache import VectorCache, collection_name
+from infra.settings import LOG_RETENTION_DAYS, ROOT, Settings
+
+
+class GatewayStack(cdk.Stack):
+    def __init__(self, scope: Construct, id: str, *, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(scope, id, description="aigw: a serverless AI gateway", **kwargs)
+        self.settings = settings
+        config = settings.config
+        retention = logs.RetentionDays[LOG_RETENTION_DAYS[settings.log_retention_days]]
+
+        self.layers = Layers(
+            self, "Layers", root=ROOT, config_json=config.model_dump_json(),
+            skip_deps_bundling=settings.skip_deps_bundling, web_adapter_layer_arn=settings.web_adapter_layer_arn,
+        )
+        self.data = Data(self, "Data")
+        self.secrets = ProviderSecrets(self, "Secrets", credential_names=config.credential_names,
+                                       prefix=settings.secret_prefix)
+        shared_environment = {
+            ENV_CONFIG_PATH: CONFIG_PATH,
+            ENV_SECRET_PREFIX: settings.secret_prefix,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            **self.data.environment,
+        }
+        self.functions = Functions(
+            self, "Functions",
+            code_dir=ROOT / "functions",
+            gateway_layers=[self.layers.web_adapter, self.layers.dependencies, self.layers.tiktoken,
+                            self.layers.config],
+            admin_layers=[self.layers.dependencies, self.layers.config],
+            environment=shared_environment,
+            log_retention=retention,
+            gateway_memory_mb=settings.gateway_memory_mb,
+            admin_memory_mb=settings.admin_memory_mb,
+        )
+        gateway, admin = self.functions.gateway, self.functions.admin
+        gateway.add_environment(TIKTOKEN_CACHE_ENV, TIKTOKEN_CACHE_DIR)
+
+        self.vector_cache: VectorCache | None = None
+        if settings.vector_collection:
+            self.vector_cache = VectorCache(self, "VectorCache", name=collection_name(settings.stack_name),
+                                            standby_replicas=config.cache.semantic.standby_replicas)
+            gateway.add_environment(ENV_VECTOR_COLLECTION_ENDPOINT, self.vector_cache.endpoint)
+
+        self.api = Api(
+            self, "Api", gateway=gateway, admin=admin,
+            throttle_rate_limit=settings.throttle_rate_limit, throttle_burst_limit=settings.throttle_burst_limit,
+            log_retention=retention, web_acl_arn=settings.web_acl_arn,
+        )
+        self.observability = Observability(
+            self, "Observability", api_name=self.api.rest_api.rest_api_name, stage_name=STAGE_NAME,
+            gateway=gateway, admin=admin, spend_alarm_usd_per_hour=settings.spend_alarm_usd_per_hour,
+            alarm_email=settings.alarm_email,
+        )
+
+        # ---- grants: everything either function may touch, and nothing else ----------------
+        for spec in (ENTITIES, COUNTERS, CACHE):
+            self.data.table(spec).grant_read_write_data(gateway)
+        for spec in (ENTITIES, COUNTERS):
+            self.data.table(spec).grant_read_write_data(admin)
+        for secret in self.secrets.secrets.values():
+            secret.grant_read(gateway)
+        self.bedrock_resources = bedrock.model_arns(
+            settings.bedrock_models, region=self.region, account=self.account, partition=self.partition)
+        if self.bedrock_resources:
+            gateway.add_to_role_policy(iam.PolicyStatement(actions=bedrock.INVOKE_ACTIONS,
+                                                           resources=self.bedrock_resources))
+        if self.vector_cache is not None:
+            assert gateway.role is not None  # Functions gives each function a role of its own
+            self.vector_cache.grant_data_access(gateway.role)
+
+        cdk.CfnOutput(self, "ApiUrl", value=self.api.api_url,
+                      description="OpenAI/Anthropic SDK base URL (base_url)")
+        cdk.CfnOutput(self, "AdminUrl", value=self.api.admin_url,
+                      description="admin API, SigV4-signed: aigw --url <AdminUrl> ...")
+        cdk.CfnOutput(self, "DashboardUrl", value=(
+            f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region={self.region}"
+            f"#dashboards:name={self.observability.dashboard.dashboard_name}"))
+        cdk.CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn,
+                      description="subscribe to receive alarms")
+        if self.secrets.secrets:
+            cdk.CfnOutput(self, "SecretNames", value=" ".join(
+                f"{settings.secret_prefix}{name}" for name in self.secrets.secrets),
+                description="set each with aws secretsmanager put-secret-value")
+
+        nag.acknowledge(self)

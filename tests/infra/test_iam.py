@@ -1,0 +1,127 @@
+"""Least privilege: each function reaches exactly its tables, secrets, models and collection."""
+
+from __future__ import annotations
+
+from infra import bedrock
+from tests.infra.conftest import ADMIN_HANDLER, GATEWAY_HANDLER, Synth, as_list, role_id, statements
+
+XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def _grants(synth: Synth, handler: str) -> dict[str, set[str]]:
+    """action -> the resources (flattened) it is allowed on, over every statement of the role."""
+    grants: dict[str, set[str]] = {}
+    for statement in statements(synth, role_id(synth, handler)):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            grants.setdefault(action, set()).update(map(str, as_list(statement["Resource"])))
+    return grants
+
+
+def _table_arn(synth: Synth, name: str) -> str:
+    return f"${{{synth.id_of(synth.stack.data.tables[name])}.Arn}}"
+
+
+def _secret_refs(synth: Synth) -> set[str]:
+    return {f"${{{synth.id_of(secret)}}}" for secret in synth.stack.secrets.secrets.values()}
+
+
+def test_no_wildcard_actions_and_only_xray_on_any_resource(default: Synth, semantic: Synth) -> None:
+    for synth in (default, semantic):
+        for handler in (GATEWAY_HANDLER, ADMIN_HANDLER):
+            grants = _grants(synth, handler)
+            assert not [action for action in grants if "*" in action]
+            assert {action for action, resources in grants.items() if "*" in resources} == XRAY
+
+
+def test_gateway_reads_and_writes_all_three_tables(default: Synth) -> None:
+    grants = _grants(default, GATEWAY_HANDLER)
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
+                   "dynamodb:Query", "dynamodb:DeleteItem"):
+        for table in ("Entities", "Counters", "Cache"):
+            assert _table_arn(default, table) in grants[action], (action, table)
+    dynamodb = {r for action, resources in grants.items() if action.startswith("dynamodb:") for r in resources}
+    tables = {_table_arn(default, name) for name in ("Entities", "Counters", "Cache")}
+    assert dynamodb == tables | {_table_arn(default, "Entities") + "/index/*"}
+
+
+def test_admin_reaches_entities_and_counters_only(default: Synth) -> None:
+    grants = _grants(default, ADMIN_HANDLER)
+    dynamodb = {r for action, resources in grants.items() if action.startswith("dynamodb:") for r in resources}
+    assert dynamodb == {_table_arn(default, "Entities"), _table_arn(default, "Entities") + "/index/*",
+                        _table_arn(default, "Counters")}
+    assert not [a for a in grants if a.split(":")[0] in ("secretsmanager", "bedrock", "aoss")]
+
+
+def test_gateway_reads_only_its_secrets(default: Synth) -> None:
+    grants = _grants(default, GATEWAY_HANDLER)
+    secret_actions = {a for a in grants if a.startswith("secretsmanager:")}
+    assert secret_actions == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    assert grants["secretsmanager:GetSecretValue"] == _secret_refs(default) and len(_secret_refs(default)) == 2
+
+
+def test_one_secret_per_credential_name(default: Synth) -> None:
+    names = {props["Properties"]["Name"] for props in default.resources("AWS::SecretsManager::Secret").values()}
+    assert names == {"aigw/openai", "aigw/anthropic"}
+    default.template.all_resources_properties("AWS::SecretsManager::Secret", {
+        "GenerateSecretString": {"SecretStringTemplate": '{"api_key": ""}', "GenerateStringKey": "placeholder",
+                                 "ExcludePunctuation": True, "PasswordLength": 16},
+    })
+
+
+def test_gateway_invokes_exactly_the_configured_bedrock_models(default: Synth) -> None:
+    grants = _grants(default, GATEWAY_HANDLER)
+    assert {a for a in grants if a.startswith("bedrock:")} == set(bedrock.INVOKE_ACTIONS)
+    assert grants["bedrock:InvokeModel"] == grants["bedrock:InvokeModelWithResponseStream"] == {
+        "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/amazon.nova-lite-v1:0",
+        "arn:${AWS::Partition}:bedrock:us-east-1:${AWS::AccountId}:inference-profile/"
+        "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "arn:${AWS::Partition}:bedrock:*::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0",
+    }
+
+
+def test_semantic_cache_adds_titan_and_its_collection(semantic: Synth) -> None:
+    grants = _grants(semantic, GATEWAY_HANDLER)
+    assert "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/amazon.titan-embed-text-v2:0" in \
+        grants["bedrock:InvokeModel"]
+    collection_id = next(iter(semantic.resources("AWS::OpenSearchServerless::Collection")))
+    assert grants["aoss:APIAccessAll"] == {f"${{{collection_id}.Arn}}"}
+    assert {a for a in grants if a.startswith("aoss:")} == {"aoss:APIAccessAll"}
+
+
+def test_nothing_to_grant_means_no_statement(empty: Synth) -> None:
+    empty.template.resource_count_is("AWS::SecretsManager::Secret", 0)
+    grants = _grants(empty, GATEWAY_HANDLER)
+    assert not [a for a in grants if a.split(":")[0] in ("secretsmanager", "bedrock", "aoss")]
+
+
+def _arns(models: list[tuple[str | None, str]]) -> list[str]:
+    return bedrock.model_arns(models, region="eu-central-1", account="111122223333")
+
+
+def test_foundation_model_arn_in_the_deployment_or_stack_region() -> None:
+    assert _arns([(None, "amazon.nova-lite-v1:0"), ("us-west-2", "meta.llama3-1-8b-instruct-v1:0")]) == [
+        "arn:aws:bedrock:eu-central-1::foundation-model/amazon.nova-lite-v1:0",
+        "arn:aws:bedrock:us-west-2::foundation-model/meta.llama3-1-8b-instruct-v1:0",
+    ]
+
+
+def test_inference_profile_grants_the_profile_and_the_model_in_any_region() -> None:
+    assert _arns([("eu-west-1", "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+                  (None, "global.anthropic.claude-sonnet-4-5-20250929-v1:0")]) == [
+        "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "arn:aws:bedrock:eu-central-1:111122223333:inference-profile/global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    ]
+
+
+def test_a_full_arn_is_granted_as_is() -> None:
+    arn = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc123"
+    assert _arns([(None, arn)]) == [arn]
+
+
+def test_provider_names_are_not_mistaken_for_geographies() -> None:
+    for model_id in ("amazon.titan-embed-text-v2:0", "mistral.mistral-large-2407-v1:0", "cohere.embed-english-v3"):
+        assert not bedrock.is_inference_profile(model_id)
+    for model_id in ("us.amazon.nova-pro-v1:0", "apac.anthropic.claude-3-haiku-20240307-v1:0", "us-gov.x.y"):
+        assert bedrock.is_inference_profile(model_id)
