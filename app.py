@@ -6,9 +6,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
-import aws_cdk as cdk
+try:
+    import aws_cdk as cdk
+except ImportError:  # `python3 app.py` outside the venv: re-run with the project's interpreter
+    venv = Path(__file__).resolve().parent / ".venv"
+    venv_python = venv / "bin" / "python"
+    if venv_python.exists() and Path(sys.prefix).resolve() != venv.resolve():
+        os.execv(str(venv_python), [str(venv_python), *sys.argv])
+    sys.exit("aigw: aws-cdk-lib is not installed; run `bash scripts/test.sh` (or pip install -e '.[infra]') first")
 
 from aigw.config import ConfigError
 from infra import nag
