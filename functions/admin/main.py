@@ -8,22 +8,36 @@ caller's SigV4 signature and IAM permission before the event arrives here.
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
-from aigw.admin.api import ROUTES, ApiRequest, Handler, dispatch, error
-from aigw.admin.routes import json_default
+from aigw.admin.api import ROUTES, ApiRequest, Handler, dispatch, error, json_default
 from aigw.admin.service import AdminService
-from aigw.gateway import AwsResources
-from aigw.names import COUNTERS, ENTITIES, SERVICE_NAME
+from aigw.names import COUNTERS, ENTITIES, SERVICE_NAME, TableSpec
 
 logger = Logger(service=f"{SERVICE_NAME}-admin")
 app = APIGatewayRestResolver()
-aws = AwsResources()
-service = AdminService(lambda: aws.table(ENTITIES), lambda: aws.table(COUNTERS))
+
+
+class Tables:
+    """The boto3 DynamoDB resource, made on first use (tests inject `resource`)."""
+
+    resource: Any = None
+
+    @classmethod
+    def table(cls, spec: TableSpec) -> Any:
+        if cls.resource is None:
+            import boto3
+
+            cls.resource = boto3.resource("dynamodb")
+        return cls.resource.Table(os.environ.get(spec.env_var, spec.default_name))
+
+
+service = AdminService(lambda: Tables.table(ENTITIES), lambda: Tables.table(COUNTERS))
 
 
 def _respond(status: int, body: Any) -> Response[str]:

@@ -29,8 +29,8 @@ StageBuilder = Callable[["AwsResources", GatewayConfig], Stage | None]
 # "module:function" paths, imported at startup; each builder returns its Stage or None.
 STAGE_BUILDERS: list[str] = [
     # guardrails go first (a later issue)
-    # cache (issue: exact and semantic caching): "aigw.cache.stage:build_cache_stage",
-    # admission (issue: budgets and rate limits): "aigw.budgets.stage:build_admission_stage",
+    "aigw.cache.stage:build_cache_stage",  # exact and semantic response cache (aigw/cache)
+    "aigw.budgets.stage:build_admission_stage",  # admission: budgets and rate limits
 ]
 
 
@@ -84,6 +84,13 @@ class Services:
         if self.config.credential_names:
             self.aws.secrets_client()
         tokens.warm()
+        for stage in self.pipeline.stages:  # e.g. the cache's embedder; optional per stage
+            warm = getattr(stage, "warm", None)
+            if callable(warm):
+                try:
+                    warm()
+                except Exception:  # a stage that cannot warm up degrades at request time instead
+                    self.pipeline.observer.logger.exception("stage warm-up failed", extra={"stage": stage.name})
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -82,6 +82,7 @@ METRIC_TIME_TO_FIRST_TOKEN = "TimeToFirstToken"  # milliseconds
 METRIC_GATEWAY_OVERHEAD = "GatewayOverhead"  # milliseconds spent outside the upstream call
 METRIC_CACHE_HITS = "CacheHits"
 METRIC_CACHE_MISSES = "CacheMisses"
+METRIC_CACHE_SAVED_USD = "CacheSavedUSD"  # what a cache hit would have cost upstream
 METRIC_ERRORS = "Errors"
 METRIC_ERRORS_BY_TYPE = "ErrorsByType"  # emitted with METRIC_DIMENSIONS_ERROR only
 METRIC_RETRIES = "Retries"

@@ -123,6 +123,9 @@ class Observer:
             m.add_metric(n.METRIC_TIME_TO_FIRST_TOKEN, MetricUnit.Milliseconds, record["ttft_ms"])
         if ctx.cache in ("hit", "semantic-hit"):
             m.add_metric(n.METRIC_CACHE_HITS, MetricUnit.Count, 1)
+            saved = ctx.log.get("saved_cost_usd")
+            if isinstance(saved, int | float):
+                m.add_metric(n.METRIC_CACHE_SAVED_USD, MetricUnit.NoUnit, saved)
         elif ctx.cache == "miss":
             m.add_metric(n.METRIC_CACHE_MISSES, MetricUnit.Count, 1)
         if record["retries"]:

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aigw.budgets.spec import Budget
+
 KEY_SK = "KEY"
 
 
@@ -34,6 +36,7 @@ class KeyRecord(BaseModel):
     revoked: bool = False
     rpm: int | None = None
     tpm: int | None = None
+    budgets: list[Budget] = Field(default_factory=list, description="key-scope budgets (copied here by /admin)")
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: float = 0.0
 

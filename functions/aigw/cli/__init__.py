@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 # Modules with a `register(subparsers)` function, in the order `--help` lists them.
-COMMAND_MODULES = ["aigw.cli.dev"]
+COMMAND_MODULES = ["aigw.cli.dev", "aigw.cli.admin"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from aigw.gateway import Services
 
-from aigw.names import ENV_CONFIG_PATH, ENV_DEV_KEY
+from aigw.names import ENV_ADMIN_TOKEN, ENV_CONFIG_PATH, ENV_DEV_KEY
 
 # Hooks for other features' local pieces (e.g. the admin API): each is "module:function",
 # called with (services, local_aws) and returning Starlette routes to add.
-LOCAL_ROUTE_FACTORIES: list[str] = []
+LOCAL_ROUTE_FACTORIES: list[str] = [
+    "aigw.admin.routes:local_routes",  # /admin (teams, keys, budgets, usage), bearer AIGW_ADMIN_TOKEN
+]
 
 
 def register(subparsers: Any) -> None:
@@ -47,6 +49,14 @@ def run(args: argparse.Namespace) -> int:
     local = start_local_aws(config)
     key, record = create_key(local.aws, key=os.environ.get(ENV_DEV_KEY))
     services = build_services(config, aws=local.aws)
+    admin_token = os.environ.get(ENV_ADMIN_TOKEN)
+    if not admin_token:
+        import secrets
+
+        admin_token = os.environ[ENV_ADMIN_TOKEN] = "aigw-admin-" + secrets.token_urlsafe(24)
+        print(f"aigw dev: admin token for /admin and the aigw CLI (set {ENV_ADMIN_TOKEN} to choose it):",
+              file=sys.stderr)
+        print(f"  export {ENV_ADMIN_TOKEN}={admin_token}", file=sys.stderr)
     extra: list[Callable[[Services], list[Any]]] = []
     for path in LOCAL_ROUTE_FACTORIES:
         module, _, function = path.partition(":")

@@ -115,6 +115,9 @@ class SemanticCacheConfig(_Strict):
     index_name: str = Field(default="aigw-semantic-cache", pattern=r"^[a-z0-9][a-z0-9_-]{0,127}$")
     # A semantic match must also pass a lexical check (numbers, negation, swapped entities...): cache/guard.py.
     guard: bool = True
+    # Longer prompts never match semantically: mean-pooled embeddings of two long prompts that share
+    # most of their text are near 1.0 whatever the few differing words say.
+    max_prompt_chars: int = Field(default=1_000, gt=0)
 
 
 class CacheLayers(_Strict):

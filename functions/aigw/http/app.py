@@ -23,7 +23,9 @@ from aigw.names import HEALTH_PATH
 
 # Route groups beyond the OpenAI front door, as "module:function" (each takes the services
 # and returns Starlette routes), e.g. the Anthropic front door "aigw.http.anthropic_api:routes".
-ROUTE_MODULES: list[str] = []
+ROUTE_MODULES: list[str] = [
+    "aigw.http.anthropic_api:routes",
+]
 RouteFactory = Callable[[Services], list[Route]]
 
 

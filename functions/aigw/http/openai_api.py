@@ -44,7 +44,8 @@ class OpenAIRoutes:
             stream = bool(data.get("stream")) if api == "chat" else False
             include_usage = bool(stream and (data.get("stream_options") or {}).get("include_usage"))
             ctx = RequestContext(request_id=request_id, api=api, key=key, model=model, body=data,
-                                 stream=stream, include_usage=include_usage, started=started)
+                                 stream=stream, include_usage=include_usage, started=started,
+                                 request_headers=request.headers)
             return render(await self.services.pipeline.handle(ctx))
         except GatewayError as exc:
             return error_response(exc, request_id, headers=ctx.headers if ctx else None)

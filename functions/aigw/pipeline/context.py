@@ -4,13 +4,18 @@ settlement, metrics and the log line."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aigw.auth.records import KeyRecord
 from aigw.config.models import Deployment, ModelConfig
 from aigw.errors import GatewayError
 from aigw.pricing.cost import Usage
+
+if TYPE_CHECKING:
+    from aigw.pipeline.codec import ClientCodec
+    from aigw.providers.base import NativeRequest
 
 Api = Literal["chat", "embeddings", "messages"]
 CacheStatus = Literal["miss", "hit", "semantic-hit", "skip"]
@@ -35,6 +40,11 @@ class RequestContext:
     stream: bool = False
     include_usage: bool = False
     started: float = field(default_factory=time.perf_counter)
+    # A front door for another API (e.g. /v1/messages) sets how answers are framed for its
+    # client, and keeps the client's own body for adapters of that same API.
+    codec: ClientCodec | None = None
+    native: NativeRequest | None = None
+    request_headers: Mapping[str, str] = field(default_factory=dict)  # the client's (case-insensitive)
 
     # --- filled in as the request goes -------------------------------------------------------
     deployment: Deployment | None = None

@@ -14,9 +14,8 @@ upstream, or client gone (the upstream call is then cancelled).
 from __future__ import annotations
 
 import contextlib
-import json
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -26,6 +25,7 @@ from aigw.credentials import CredentialStore
 from aigw.errors import GatewayError, UpstreamError
 from aigw.observability import Observer
 from aigw.pipeline.accounting import collect_stream_text, completion_text, settle_usage
+from aigw.pipeline.codec import ClientCodec, OpenAICodec
 from aigw.pipeline.context import RequestContext
 from aigw.pipeline.outcome import JsonOutcome, Outcome, StreamOutcome
 from aigw.pipeline.replay import completion_to_chunks
@@ -35,11 +35,10 @@ from aigw.providers.base import ChatCall, ChatChunk, ChatResult, Credential, Emb
 from aigw.providers.registry import ProviderRegistry
 from aigw.routing.router import Router, Target
 
-DONE = b"data: [DONE]\n\n"
 
-
-def sse(payload: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+def codec_for(ctx: RequestContext) -> ClientCodec:
+    """The client's framing: set by its front door (`ctx.codec`), else OpenAI's."""
+    return ctx.codec if ctx.codec is not None else OpenAICodec(ctx.include_usage)
 
 
 class Pipeline:
@@ -80,7 +79,7 @@ class Pipeline:
         await self._finish(ctx, ran, result=result)
         headers = self._headers(ctx)
         headers["x-aigw-cost-usd"] = f"{ctx.cost_usd:.8f}"
-        return JsonOutcome(result.body, headers)
+        return JsonOutcome(codec_for(ctx).body(result.body, ctx.usage), headers)
 
     # ---- step 6: upstream calls ----------------------------------------------------------------
     async def _credential(self, deployment: Deployment) -> Credential | None:
@@ -89,7 +88,8 @@ class Pipeline:
         return await self.credentials.get(deployment.credentials)
 
     async def _complete(self, ctx: RequestContext, target: Target) -> ChatResult:
-        call = ChatCall(ctx.body, target.deployment, await self._credential(target.deployment), ctx.request_id)
+        call = ChatCall(ctx.body, target.deployment, await self._credential(target.deployment), ctx.request_id,
+                        native=ctx.native)
         provider = self.providers.chat(target.deployment.provider)
         started = time.perf_counter()
         try:
@@ -101,7 +101,8 @@ class Pipeline:
                                                                                 AsyncIterator[StreamEvent]]:
         """Start the upstream stream and wait for its first event, so a failure before the
         first byte can still fail over (and reach the client as a proper HTTP status)."""
-        call = ChatCall(ctx.body, target.deployment, await self._credential(target.deployment), ctx.request_id)
+        call = ChatCall(ctx.body, target.deployment, await self._credential(target.deployment), ctx.request_id,
+                        native=ctx.native)
         events = self.providers.chat(target.deployment.provider).stream(call)
         started = time.perf_counter()
         try:
@@ -134,9 +135,16 @@ class Pipeline:
         return JsonOutcome(result.body, headers)
 
     # ---- the client's stream ---------------------------------------------------------------------
-    async def _client_stream(self, ctx: RequestContext, first: StreamEvent,
-                             events: AsyncIterator[StreamEvent], ran: list[Stage]) -> AsyncIterator[bytes]:
+    def _client_stream(self, ctx: RequestContext, first: StreamEvent, events: AsyncIterator[StreamEvent],
+                       ran: list[Stage]) -> AsyncIterator[bytes]:
+        return _SettlingStream(ctx, self._frames(ctx, first, events), lambda: self._end_stream(ctx, events, ran))
+
+    async def _frames(self, ctx: RequestContext, first: StreamEvent,
+                      events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
+        """The client's SSE frames, in its API's framing (`codec_for`); usage is lifted out and
+        re-emitted only if the client's API or options ask for it."""
         last: ChatChunk | None = None
+        codec = codec_for(ctx)
         try:
             event: StreamEvent | None = first
             while event is not None:
@@ -149,25 +157,26 @@ class Pipeline:
                     if chunk is not None:
                         last = chunk
                         collect_stream_text(ctx, chunk)
-                        yield sse(chunk)
+                        framed = codec.chunk(chunk)
+                        if framed:
+                            yield framed
                 event = await _next(events, ctx)
-            if ctx.include_usage:
-                usage = ctx.usage or _estimated_usage(ctx)
-                yield sse(_usage_chunk(last, usage))
-            yield DONE
+            yield codec.end(last, lambda: ctx.usage or _estimated_usage(ctx))
         except UpstreamError as exc:
             ctx.error, ctx.status = exc, exc.status
-            yield sse(exc.openai_body())
+            self.router.stream_failed(ctx, exc)  # counts against the deployment's breaker
+            yield codec.error(exc)
         except BaseException:
             # GeneratorExit or cancellation: the client went away mid-stream.
             ctx.disconnected = True
             ctx.status = 499
             raise
-        finally:
-            with anyio.CancelScope(shield=True):
-                await _close(events)  # cancels the upstream call if it is still running
-                settle_usage(ctx)
-                await self._finish(ctx, ran)
+
+    async def _end_stream(self, ctx: RequestContext, events: AsyncIterator[StreamEvent], ran: list[Stage]) -> None:
+        with anyio.CancelScope(shield=True):
+            await _close(events)  # cancels the upstream call if it is still running
+            settle_usage(ctx)
+            await self._finish(ctx, ran)
 
     # ---- step 7: settle ----------------------------------------------------------------------------
     async def _respond(self, ctx: RequestContext, short: Respond, ran: list[Stage]) -> Outcome:
@@ -176,17 +185,18 @@ class Pipeline:
         ctx.headers.update(short.headers)
         await self._finish(ctx, ran, result=short.result)
         headers = self._headers(ctx)
+        codec = codec_for(ctx)
         if not ctx.stream:
             headers["x-aigw-cost-usd"] = f"{ctx.cost_usd:.8f}"
-            return JsonOutcome(short.result.body, headers)
+            return JsonOutcome(codec.body(short.result.body, short.result.usage), headers)
         chunks = completion_to_chunks(short.result.body)
 
         async def replay() -> AsyncIterator[bytes]:
             for chunk in chunks:
-                yield sse(chunk)
-            if ctx.include_usage:
-                yield sse(_usage_chunk(chunks[-1] if chunks else None, short.result.usage or Usage()))
-            yield DONE
+                framed = codec.chunk(chunk)
+                if framed:
+                    yield framed
+            yield codec.end(chunks[-1] if chunks else None, lambda: short.result.usage or Usage())
 
         return StreamOutcome(replay(), headers)
 
@@ -223,6 +233,42 @@ class Pipeline:
         return headers
 
 
+class _SettlingStream:
+    """The client's stream, settled exactly once however it ends: completed, broken, client
+    gone mid-way, or never started (the client left before the first frame was sent)."""
+
+    def __init__(self, ctx: RequestContext, frames: AsyncIterator[bytes],
+                 end: Callable[[], Awaitable[None]]) -> None:
+        self._ctx = ctx
+        self._frames = frames
+        self._end = end
+        self._started = False
+        self._ended = False
+
+    def __aiter__(self) -> _SettlingStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        self._started = True
+        try:
+            return await anext(self._frames)
+        except BaseException:  # StopAsyncIteration included: the stream is over either way
+            await self._settle()
+            raise
+
+    async def aclose(self) -> None:
+        if not self._started and not self._ended:
+            self._ctx.disconnected, self._ctx.status = True, 499
+        with anyio.CancelScope(shield=True):
+            await _close(self._frames)
+        await self._settle()
+
+    async def _settle(self) -> None:
+        if not self._ended:
+            self._ended = True
+            await self._end()
+
+
 async def _next(events: AsyncIterator[StreamEvent], ctx: RequestContext) -> StreamEvent | None:
     started = time.perf_counter()
     try:
@@ -233,7 +279,7 @@ async def _next(events: AsyncIterator[StreamEvent], ctx: RequestContext) -> Stre
         ctx.upstream_s += time.perf_counter() - started
 
 
-async def _close(events: AsyncIterator[StreamEvent]) -> None:
+async def _close(events: AsyncIterator[Any]) -> None:
     aclose = getattr(events, "aclose", None)
     if aclose is not None:
         with contextlib.suppress(Exception):  # a broken upstream may fail again while closing
@@ -244,13 +290,4 @@ def _estimated_usage(ctx: RequestContext) -> Usage:
     settle_usage(ctx)
     return ctx.usage or Usage()
 
-
-def _usage_chunk(last: ChatChunk | None, usage: Usage) -> ChatChunk:
-    base = last or {}
-    chunk: ChatChunk = {"id": base.get("id", ""), "object": "chat.completion.chunk",
-                        "created": base.get("created", 0), "model": base.get("model", ""), "choices": [],
-                        "usage": usage.to_openai()}
-    if base.get("system_fingerprint"):
-        chunk["system_fingerprint"] = base["system_fingerprint"]
-    return chunk
 

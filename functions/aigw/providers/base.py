@@ -49,6 +49,16 @@ class Credential:
 
 
 @dataclass(frozen=True, slots=True)
+class NativeRequest:
+    """The client's own request when it spoke another API than OpenAI's (e.g. "messages"):
+    an adapter for that same API sends it as is, so nothing is lost in translation."""
+
+    api: str
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)  # API-specific client headers to forward
+
+
+@dataclass(frozen=True, slots=True)
 class ChatCall:
     """One upstream attempt. Never mutated: a retry sends exactly the same call."""
 
@@ -56,6 +66,7 @@ class ChatCall:
     deployment: Deployment
     credential: Credential | None
     request_id: str
+    native: NativeRequest | None = None
 
 
 @dataclass(slots=True)

@@ -21,6 +21,10 @@ FACTORIES: dict[str, str] = {
     "openai": "aigw.providers.openai:OpenAIProvider",
     "openai-compatible": "aigw.providers.openai:OpenAIProvider",
     "mock": "aigw.providers.mock:MockProvider",
+    "anthropic": "aigw.providers.anthropic:AnthropicProvider",
+    "bedrock": "aigw.providers.bedrock:BedrockProvider",
+    "gemini": "aigw.providers.gemini:GeminiProvider",
+    "azure": "aigw.providers.azure:AzureOpenAIProvider",
 }
 
 

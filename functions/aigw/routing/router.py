@@ -1,12 +1,31 @@
 """Which deployment serves a request, and what happens when it fails.
 
-The router walks candidates — the model's deployments in strategy order, then each
-fallback model's — and calls `attempt(target)` until one succeeds. A retryable failure
-(429, 5xx, timeout, connection error) moves on; any other error reaches the client as is.
+For the requested model, then each of its `fallbacks` in order, the router:
+
+1. orders the model's deployments by its strategy (routing/strategies.py) and drops the
+   ones in cool-down (routing/health.py);
+2. tries them in that order, cycling, for at least one attempt per deployment and at least
+   `max_retries + 1` attempts in all. A retryable failure (429, 5xx, timeout, connection
+   error) moves on to the next deployment at once; going back to a deployment already
+   tried first waits: the upstream's `Retry-After` when it gave one, else exponential
+   backoff with jitter (`backoff_base_s * 2^n`, capped at `backoff_max_s`, scaled by a
+   random factor in [0.5, 1)). A `Retry-After` beyond `backoff_max_s` is not slept: that
+   deployment is done for this request, and cools down for that long;
+3. counts each retryable failure against the deployment's breaker; `cooldown_failures` in
+   a row put it in cool-down for `cooldown_s` (or the Retry-After, if longer).
+
+A non-retryable upstream error (a 400, say) reaches the client at once: another deployment
+would refuse the same request. When every deployment of the chain is cooling down, the
+client gets a 503 with `Retry-After`. Every attempt is recorded in `ctx.attempts` (the
+`x-aigw-attempts` header and the log line's `path`).
+
+Clock, sleep and randomness are injectable for tests.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -15,6 +34,8 @@ from typing import TypeVar
 from aigw.config.models import Deployment, GatewayConfig, ModelConfig
 from aigw.errors import GatewayError, UpstreamError
 from aigw.pipeline.context import Attempt, RequestContext
+from aigw.routing.health import HealthBook
+from aigw.routing.strategies import STRATEGIES
 
 T = TypeVar("T")
 
@@ -26,38 +47,123 @@ class Target:
 
 
 class Router:
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 rng: random.Random | None = None) -> None:
         self._config = config
+        self._settings = config.routing
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._timer = time.perf_counter if clock is time.monotonic else clock
+        self.health = HealthBook(cooldown_failures=self._settings.cooldown_failures,
+                                 cooldown_s=self._settings.cooldown_s, clock=clock)
 
-    def candidates(self, model: ModelConfig) -> Iterator[Target]:
-        """Every deployment that may serve `model`, in the order they will be tried."""
+    def chain(self, model: ModelConfig) -> Iterator[ModelConfig]:
+        """The model, then its fallbacks that are configured, in order."""
         for name in (model.name, *model.fallbacks):
             chain_model = self._config.model(name)
-            if chain_model is None:
-                continue
+            if chain_model is not None:
+                yield chain_model
+
+    def candidates(self, model: ModelConfig) -> Iterator[Target]:
+        """Every deployment that may serve `model` (its own, then each fallback's)."""
+        for chain_model in self.chain(model):
             for deployment in chain_model.deployments:
                 yield Target(chain_model, deployment)
 
+    def order(self, model: ModelConfig) -> list[Deployment]:
+        """This request's try order for one model: by strategy, cool-downs left out."""
+        ordered = STRATEGIES[model.routing].order(model.deployments, self.health, self._rng)
+        return [d for d in ordered if self.health.available(d.deployment_id)]
+
+    def backoff_s(self, retry: int) -> float:
+        s = self._settings
+        return min(s.backoff_max_s, s.backoff_base_s * 2 ** retry) * (0.5 + self._rng.random() / 2)
+
     async def run(self, ctx: RequestContext, attempt: Callable[[Target], Awaitable[T]]) -> T:
         last: GatewayError | None = None
-        for target in self.candidates(ctx.model):
-            started = time.perf_counter()
-            ctx.deployment, ctx.served_model = target.deployment, target.model.name
-            try:
-                result = await attempt(target)
-            except UpstreamError as exc:
-                ctx.attempts.append(Attempt(target.deployment.deployment_id, target.model.name, exc.status,
-                                            exc.message, (time.perf_counter() - started) * 1000))
-                last = exc
-                if not exc.retryable:
-                    raise
-                continue
-            except GatewayError as exc:
-                ctx.attempts.append(Attempt(target.deployment.deployment_id, target.model.name, exc.status,
-                                            exc.message, (time.perf_counter() - started) * 1000))
-                raise
-            ctx.attempts.append(Attempt(target.deployment.deployment_id, target.model.name, 200,
-                                        latency_ms=(time.perf_counter() - started) * 1000))
-            return result
-        assert last is not None, "a model always has at least one deployment"
-        raise last
+        cooling: list[str] = []
+        for model in self.chain(ctx.model):
+            queue = self.order(model)
+            open_ids = {d.deployment_id for d in queue}
+            cooling.extend(d.deployment_id for d in model.deployments if d.deployment_id not in open_ids)
+            budget = max(len(queue), self._settings.max_retries + 1)
+            waits: dict[str, float] = {}  # deployment id -> wait before trying it again
+            retries = 0
+            index = 0
+            while queue and budget > 0:
+                deployment = queue[index % len(queue)]
+                key = deployment.deployment_id
+                if key in waits:
+                    await self._sleep(waits[key])
+                    retries += 1
+                budget -= 1
+                target = Target(model, deployment)
+                ctx.deployment, ctx.served_model = deployment, model.name
+                started = self._timer()
+                try:
+                    result = await attempt(target)
+                except UpstreamError as exc:
+                    self._record(ctx, target, exc.status, exc.message, started)
+                    last = exc
+                    if not exc.retryable:
+                        ctx.headers["x-aigw-attempts"] = str(len(ctx.attempts))
+                        raise
+                    retry_after = exc.retry_after_s
+                    status = exc.upstream_status or exc.status
+                    cooled = self.health.failure(key, cooldown_s=retry_after, status=status)
+                    if retry_after is not None and retry_after > self._settings.backoff_max_s:
+                        # "come back later": other requests skip it meanwhile
+                        self.health.cool_down(key, retry_after, status=status)
+                        cooled = True
+                    if cooled:
+                        queue.remove(deployment)
+                        continue  # the same index now points at the next deployment
+                    waits[key] = retry_after if retry_after is not None else self.backoff_s(retries)
+                    index += 1
+                    continue
+                except GatewayError as exc:
+                    self._record(ctx, target, exc.status, exc.message, started)
+                    if exc.status < 500:
+                        ctx.headers["x-aigw-attempts"] = str(len(ctx.attempts))
+                        raise
+                    last = exc  # e.g. this deployment's credential is unreadable: next one
+                    queue.remove(deployment)
+                    continue
+                self.health.success(key, self._timer() - started)
+                self._record(ctx, target, 200, None, started)
+                if cooling:
+                    ctx.log["skipped_cooling_down"] = cooling
+                return result
+        if cooling:
+            ctx.log["skipped_cooling_down"] = cooling
+        ctx.headers["x-aigw-attempts"] = str(len(ctx.attempts))
+        if last is not None:
+            if isinstance(last, UpstreamError) and last.status == 429 and last.retry_after_s is None:
+                last.retry_after_s = self.backoff_s(len(ctx.attempts))  # a 429 always says when to retry
+            raise last
+        raise self._all_cooling(ctx.model)
+
+    def stream_failed(self, ctx: RequestContext, exc: UpstreamError) -> None:
+        """A stream that broke after its first byte: too late to fail over, but it counts
+        against the deployment's breaker like any retryable failure."""
+        if ctx.deployment is not None and exc.retryable:
+            self.health.failure(ctx.deployment.deployment_id)
+
+    def _record(self, ctx: RequestContext, target: Target, status: int, error: str | None,
+                started: float) -> None:
+        ctx.attempts.append(Attempt(target.deployment.deployment_id, target.model.name, status, error,
+                                    (self._timer() - started) * 1000))
+
+    def _all_cooling(self, model: ModelConfig) -> UpstreamError:
+        """Every deployment is cooling down: 429 if upstream rate limits caused it all, else 503."""
+        ids = [t.deployment.deployment_id for t in self.candidates(model)]
+        wait = max(min((self.health.cooldown_remaining_s(i) for i in ids), default=self._settings.cooldown_s), 1.0)
+        if all(self.health.get(i).cooldown_status == 429 for i in ids):
+            error = UpstreamError(f"every deployment of {model.name!r} is rate limited upstream", status=429,
+                                  retryable=True, retry_after_s=wait, code="upstream_rate_limited")
+        else:
+            error = UpstreamError(f"every deployment of {model.name!r} is cooling down after repeated failures",
+                                  status=503, retryable=True, retry_after_s=wait, code="deployments_cooling_down")
+        error.headers["retry-after"] = str(int(wait + 0.999))
+        return error

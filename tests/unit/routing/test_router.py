@@ -105,6 +105,7 @@ async def test_retry_after_is_honoured_and_a_long_one_skips_the_deployment() -> 
     assert await router.run(ctx, ups) == "mock/fb"
     assert t.slept == []  # 60 s > backoff_max_s: no sleeping, straight to the fallback
     assert ctx.served_model == "f"
+    assert router.health.cooldown_remaining_s("mock/a") == 60  # and other requests skip it meanwhile
 
 
 async def test_non_retryable_error_reaches_the_client_at_once() -> None:
@@ -225,3 +226,24 @@ def test_candidates_lists_every_deployment_of_the_chain() -> None:
     model = router._config.model("m")
     assert model is not None
     assert [t.deployment.model for t in router.candidates(model)] == ["a", "b", "c"]
+
+
+def test_a_stream_broken_after_its_first_byte_counts_against_the_breaker() -> None:
+    router, _ = make([{"name": "m", "deployments": [deployment("a")]}], cooldown_failures=2)
+    ctx = ctx_for(router, "m")
+    ctx.deployment = router._config.model("m").deployments[0]  # type: ignore[union-attr]
+    for _ in range(2):
+        router.stream_failed(ctx, err(500))
+    assert not router.health.available("mock/a")
+
+
+async def test_everything_rate_limited_upstream_is_a_429_with_retry_after() -> None:
+    router, t = make([{"name": "m", "deployments": [deployment("a")]}], max_retries=0)
+    with pytest.raises(UpstreamError) as first:
+        await router.run(ctx_for(router, "m"), Upstreams({"mock/a": [err(429, retry_after=20)]}))
+    assert first.value.status == 429
+    t.now += 5
+    with pytest.raises(UpstreamError) as info:
+        await router.run(ctx_for(router, "m"), Upstreams())
+    assert (info.value.status, info.value.code, info.value.headers["retry-after"]) == (429, "upstream_rate_limited",
+                                                                                       "15")

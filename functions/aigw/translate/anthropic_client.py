@@ -1,0 +1,270 @@
+"""The Anthropic Messages API as a client API: its request into the canonical OpenAI shape,
+and the canonical answer (complete or streamed) back into Anthropic's.
+
+The pipeline and its stages (cache keys, budgets, guardrails) see only the OpenAI-shaped
+body; the client's own body travels beside it (`ctx.native`) so an Anthropic deployment
+receives it untouched. On the way back, `AnthropicCodec` renders the canonical chunks as
+Anthropic's events: message_start, content_block_start / _delta / _stop (text_delta,
+input_json_delta for tool calls, thinking_delta), message_delta with the final usage,
+message_stop; and a mid-stream failure as an `error` event.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import Field
+
+from aigw.errors import GatewayError
+from aigw.pipeline.codec import sse
+from aigw.pricing.cost import Usage
+from aigw.providers.base import ChatChunk
+from aigw.schemas import _Open
+
+STOP_REASONS: dict[str, str] = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+# Anthropic request fields with an OpenAI equal, as data.
+RENAMES: dict[str, str] = {"max_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p",
+                           "stream": "stream"}
+
+
+class AnthropicMessage(_Open):
+    role: Literal["user", "assistant"]
+    content: str | list[dict[str, Any]]
+
+
+class MessagesRequest(_Open):
+    model: str = Field(min_length=1)
+    max_tokens: int = Field(ge=1)
+    messages: list[AnthropicMessage] = Field(min_length=1)
+    system: str | list[dict[str, Any]] | None = None
+    stream: bool | None = None
+    temperature: float | None = Field(default=None, ge=0, le=1)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=0)
+    stop_sequences: list[str] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: dict[str, Any] | None = None
+
+
+# ---- request: Anthropic -> OpenAI ---------------------------------------------------------------
+def _image_part(block: dict[str, Any]) -> dict[str, Any]:
+    source = block.get("source") or {}
+    if source.get("type") == "base64":
+        url = f"data:{source.get('media_type', 'image/png')};base64,{source.get('data', '')}"
+    else:
+        url = str(source.get("url", ""))
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def _text_or_parts(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    if all(p["type"] == "text" for p in parts):
+        return "".join(p["text"] for p in parts)
+    return parts
+
+
+def _tool_result_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(b.get("text", "") for b in content or [] if isinstance(b, dict) and b.get("type") == "text")
+
+
+def _user(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "tool_result":  # tool answers come first, each as an OpenAI tool message
+            text = _tool_result_text(block.get("content"))
+            out.append({"role": "tool", "tool_call_id": block.get("tool_use_id"),
+                        "content": ("Error: " + text) if block.get("is_error") else text})
+        elif kind == "text":  # cache_control stays behind: only Anthropic takes it, and natively
+            parts.append({"type": "text", "text": block.get("text", "")})
+        elif kind == "image":
+            parts.append(_image_part(block))
+        # documents and other blocks reach Anthropic deployments natively; others do not take them
+    if parts:
+        out.append({"role": "user", "content": _text_or_parts(parts)})
+    return out
+
+
+def _assistant(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    text = "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+    calls = [{"id": b.get("id"), "type": "function",
+              "function": {"name": b.get("name"), "arguments": json.dumps(b.get("input") or {})}}
+             for b in blocks if b.get("type") == "tool_use"]
+    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def _tool_choice(choice: dict[str, Any]) -> tuple[Any, bool | None]:
+    kind = choice.get("type")
+    parallel = False if choice.get("disable_parallel_tool_use") else None
+    if kind == "tool":
+        return {"type": "function", "function": {"name": choice.get("name")}}, parallel
+    return {"auto": "auto", "any": "required", "none": "none"}.get(str(kind), "auto"), parallel
+
+
+def openai_body(data: dict[str, Any]) -> dict[str, Any]:
+    """The canonical (OpenAI Chat Completions) body of a validated Anthropic request."""
+    messages: list[dict[str, Any]] = []
+    system = data.get("system")
+    if system:
+        text = system if isinstance(system, str) else "\n\n".join(
+            str(b.get("text", "")) for b in system if b.get("type") == "text")
+        messages.append({"role": "system", "content": text})
+    for message in data["messages"]:
+        content = message["content"]
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        if message["role"] == "user":
+            messages.extend(_user(blocks))
+        else:
+            messages.append(_assistant(blocks))
+    body: dict[str, Any] = {"model": data["model"], "messages": messages}
+    for source, target in RENAMES.items():
+        if data.get(source) is not None:
+            body[target] = data[source]
+    if data.get("stop_sequences"):
+        body["stop"] = list(data["stop_sequences"])
+    tools = [t for t in data.get("tools") or [] if "input_schema" in t]  # server tools: Anthropic only
+    if tools:
+        body["tools"] = [{"type": "function", "function": {"name": t["name"], "description": t.get("description", ""),
+                                                           "parameters": t["input_schema"]}} for t in tools]
+    if data.get("tool_choice") and tools:
+        body["tool_choice"], parallel = _tool_choice(data["tool_choice"])
+        if parallel is not None:
+            body["parallel_tool_calls"] = parallel
+    user = (data.get("metadata") or {}).get("user_id")
+    if user:
+        body["user"] = str(user)
+    return body
+
+
+# ---- response: OpenAI -> Anthropic ---------------------------------------------------------------
+def anthropic_usage(usage: Usage) -> dict[str, Any]:
+    return {"input_tokens": max(usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0),
+            "output_tokens": usage.output_tokens,
+            "cache_read_input_tokens": usage.cache_read_tokens,
+            "cache_creation_input_tokens": usage.cache_write_tokens}
+
+
+def message_id(openai_id: str | None) -> str:
+    if openai_id and openai_id.startswith("msg_"):
+        return openai_id
+    return "msg_" + (openai_id or secrets.token_hex(12)).removeprefix("chatcmpl-")
+
+
+def _input(arguments: str | None) -> Any:
+    try:
+        return json.loads(arguments or "{}")
+    except ValueError:
+        return {}
+
+
+def anthropic_message(body: dict[str, Any], usage: Usage | None, model: str) -> dict[str, Any]:
+    choice = (body.get("choices") or [{}])[0]
+    answer = choice.get("message") or {}
+    content: list[dict[str, Any]] = []
+    if answer.get("reasoning_content"):
+        content.append({"type": "thinking", "thinking": answer["reasoning_content"],
+                        "signature": answer.get("reasoning_signature", "")})
+    if isinstance(answer.get("content"), str) and answer["content"]:
+        content.append({"type": "text", "text": answer["content"]})
+    for call in answer.get("tool_calls") or []:
+        function = call.get("function") or {}
+        content.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"),
+                        "input": _input(function.get("arguments"))})
+    used = usage or (Usage.from_openai(body["usage"]) if isinstance(body.get("usage"), dict) else Usage())
+    return {"id": message_id(body.get("id")), "type": "message", "role": "assistant", "model": model,
+            "content": content, "stop_reason": STOP_REASONS.get(choice.get("finish_reason") or "stop", "end_turn"),
+            "stop_sequence": None, "usage": anthropic_usage(used)}
+
+
+class AnthropicCodec:
+    """Canonical chunks -> Anthropic stream events, for one request."""
+
+    def __init__(self, model: str, input_estimate: Callable[[], int]) -> None:
+        self.model = model
+        self._input_estimate = input_estimate
+        self._started = False
+        self._index = -1
+        self._open: str | None = None  # "text" | "thinking" | "tool:<n>"
+        self._stop_reason = "end_turn"
+        self._id = message_id(None)
+
+    def _start(self, chunk: ChatChunk | None) -> bytes:
+        self._started = True
+        if chunk is not None:
+            self._id = message_id(chunk.get("id"))
+        message: dict[str, Any] = {
+            "id": self._id, "type": "message", "role": "assistant", "model": self.model, "content": [],
+            "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": self._input_estimate(), "output_tokens": 0}}
+        return sse({"type": "message_start", "message": message}, "message_start")
+
+    def _block(self, kind: str, block: dict[str, Any]) -> bytes:
+        out = self._close()
+        self._index += 1
+        self._open = kind
+        return out + sse({"type": "content_block_start", "index": self._index, "content_block": block},
+                         "content_block_start")
+
+    def _close(self) -> bytes:
+        if self._open is None:
+            return b""
+        self._open = None
+        return sse({"type": "content_block_stop", "index": self._index}, "content_block_stop")
+
+    def _delta(self, delta: dict[str, Any]) -> bytes:
+        return sse({"type": "content_block_delta", "index": self._index, "delta": delta}, "content_block_delta")
+
+    def chunk(self, chunk: ChatChunk) -> bytes:
+        out = b"" if self._started else self._start(chunk)
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if delta.get("reasoning_content"):
+                if self._open != "thinking":
+                    out += self._block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+                out += self._delta({"type": "thinking_delta", "thinking": delta["reasoning_content"]})
+            if delta.get("reasoning_signature") and self._open == "thinking":
+                out += self._delta({"type": "signature_delta", "signature": delta["reasoning_signature"]})
+            if delta.get("content"):
+                if self._open != "text":
+                    out += self._block("text", {"type": "text", "text": ""})
+                out += self._delta({"type": "text_delta", "text": delta["content"]})
+            for call in delta.get("tool_calls") or ():
+                tool = f"tool:{call.get('index', 0)}"
+                function = call.get("function") or {}
+                if self._open != tool:
+                    out += self._block(tool, {"type": "tool_use", "id": call.get("id") or f"toolu_{self._index + 1}",
+                                              "name": function.get("name") or "", "input": {}})
+                if function.get("arguments"):
+                    out += self._delta({"type": "input_json_delta", "partial_json": function["arguments"]})
+            if choice.get("finish_reason"):
+                self._stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
+        return out
+
+    def end(self, last: ChatChunk | None, usage: Callable[[], Usage]) -> bytes:
+        out = b"" if self._started else self._start(last)
+        out += self._close()
+        out += sse({"type": "message_delta", "delta": {"stop_reason": self._stop_reason, "stop_sequence": None},
+                    "usage": anthropic_usage(usage())}, "message_delta")
+        return out + sse({"type": "message_stop"}, "message_stop")
+
+    def error(self, exc: GatewayError) -> bytes:
+        return sse(exc.anthropic_body(), "error")
+
+    def body(self, body: dict[str, Any], usage: Usage | None) -> dict[str, Any]:
+        return anthropic_message(body, usage, self.model)

@@ -1,0 +1,97 @@
+"""Counter updates: one conditional ADD per item (no read-modify-write), and the transaction
+runner's handling of refusals (ALL_OLD) versus conflicts (retried)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from aigw.budgets.counters import Caps, Counter, CounterStore, Snapshot
+
+
+def test_reserve_is_one_conditional_add() -> None:
+    op = Counter("BUDGET#team#t", "2026-11").reserve("counters", usd=Decimal("0.25"), tokens=100,
+                                                     caps=Caps(usd=Decimal(10), tokens=1000, requests=5),
+                                                     expires_at=123)["Update"]
+    assert op["Key"] == {"pk": "BUDGET#team#t", "sk": "2026-11"}
+    assert op["UpdateExpression"].startswith("ADD #hu :u, #ru :u, #ht :t, #rt :t, #rq :one")
+    assert "if_not_exists(#ex, :ex)" in op["UpdateExpression"]
+    values = op["ExpressionAttributeValues"]
+    assert values[":u"] == Decimal(250_000_000_000)  # pico-dollars
+    assert values[":cu"] == Decimal(9_750_000_000_000)  # the most held before this request
+    assert values[":ct"] == 900 and values[":cr"] == 4
+    assert op["ConditionExpression"] == ("(attribute_not_exists(#hu) OR #hu <= :cu) AND "
+                                         "(attribute_not_exists(#ht) OR #ht <= :ct) AND "
+                                         "(attribute_not_exists(#rq) OR #rq <= :cr)")
+    assert op["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
+
+
+def test_reserve_without_caps_has_no_condition() -> None:
+    op = Counter("p", "s").reserve("t", usd=Decimal(0), tokens=1, caps=Caps(), expires_at=None)["Update"]
+    assert "ConditionExpression" not in op and "SET" not in op["UpdateExpression"]
+
+
+def test_settle_moves_the_reservation_to_spent() -> None:
+    op = Counter("p", "s").settle("t", reserved_usd=Decimal("0.5"), reserved_tokens=100, spent_usd=Decimal("0.2"),
+                                  spent_tokens=40)["Update"]
+    v = op["ExpressionAttributeValues"]
+    assert v[":du"] == -300_000_000_000 and v[":su"] == 200_000_000_000 and v[":nu"] == -500_000_000_000
+    assert v[":dt"] == -60 and v[":st"] == 40 and v[":nt"] == -100
+    assert "ConditionExpression" not in op
+
+
+class Canceled(Exception):
+    def __init__(self, reasons: list[dict[str, Any]]) -> None:
+        self.response = {"CancellationReasons": reasons}
+
+
+class InProgress(Exception):
+    pass
+
+
+class FakeClient:
+    class exceptions:
+        TransactionCanceledException = Canceled
+        TransactionInProgressException = InProgress
+
+    def __init__(self, outcomes: list[Any]) -> None:
+        self.outcomes = outcomes
+        self.calls: list[dict[str, Any]] = []
+
+    def transact_write_items(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs)
+        outcome = self.outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+
+
+def store(client: FakeClient) -> CounterStore:
+    return CounterStore(lambda: client, table_name=lambda: "t", sleep=lambda s: None)
+
+
+def test_conflicts_are_retried_not_refused() -> None:
+    conflict = Canceled([{"Code": "TransactionConflict"}, {"Code": "None"}])
+    client = FakeClient([conflict, conflict, None])
+    result = store(client).transact([{}, {}], token="areq")
+    assert result.ok and result.attempts == 3
+    assert [c["ClientRequestToken"] for c in client.calls] == ["areq.1", "areq.2", "areq.3"]
+
+
+def test_refusal_names_the_item_and_its_old_values() -> None:
+    refused = Canceled([{"Code": "None"}, {"Code": "ConditionalCheckFailed", "Item": {
+        "held_pusd": Decimal(5 * 10**12), "spent_pusd": Decimal(4 * 10**12), "reserved_pusd": Decimal(10**12),
+        "requests": Decimal(7)}}])
+    result = store(FakeClient([refused])).transact([{}, {}])
+    assert not result.ok and list(result.refused) == [1]
+    assert result.refused[1] == Snapshot(held_usd=Decimal(5), spent_usd=Decimal(4), reserved_usd=Decimal(1),
+                                         requests=7)
+
+
+def test_other_cancellations_raise() -> None:
+    with pytest.raises(Canceled):
+        store(FakeClient([Canceled([{"Code": "ValidationError"}])])).transact([{}])
+    conflicts = [Canceled([{"Code": "TransactionConflict"}]) for _ in range(20)]
+    with pytest.raises(Canceled):
+        store(FakeClient(conflicts)).transact([{}])
