@@ -49,7 +49,8 @@ def _register(method: str, path: str, handler: Handler) -> None:
 
     def route(**params: str) -> Response[str]:
         event = app.current_event
-        api_request = ApiRequest(params=params, query=dict(event.query_string_parameters or {}), body=event.body,
+        api_request = ApiRequest(params=params, query=dict(event.query_string_parameters or {}),
+                                 body=event.decoded_body,
                                  headers={k.lower(): v for k, v in (event.headers or {}).items()})
         result = dispatch(service, handler, api_request, log=logger)
         return _respond(result.status, result.body)

@@ -14,7 +14,7 @@
     POST   /admin/keys/{id}/rotate       new secret; the old one works for `grace_s` more
     PUT    /admin/budgets/{scope}/{id}   set the budgets of key|project|team|global
     GET    /admin/budgets/{scope}/{id}   budgets with spend, reservations and remaining
-    GET    /admin/usage?by=team|key|model&period=2026-11|2026-11-25
+    GET    /admin/usage?by=team|key|model&period=2026-11
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from aigw.admin import spend
 from aigw.admin.models import (
     BudgetsPut,
     Conflict,
@@ -38,15 +39,11 @@ from aigw.admin.models import (
     TeamCreate,
     TeamUpdate,
     budget_view,
-    money,
 )
 from aigw.auth.keys import generate_key, hash_key, key_prefix
 from aigw.auth.records import KEY_SK, KeyRecord, key_item_pk
-from aigw.budgets import periods
-from aigw.budgets.counters import COST_USD, ItemKey, Snapshot, budget_pk, rate_pk, usage_pk
-from aigw.budgets.money import from_units
-from aigw.budgets.scopes import GLOBAL_ID, entity_key
-from aigw.budgets.spec import SCOPES, Budget, Limits, budget_to_item, merge_budgets
+from aigw.budgets.scopes import entity_key
+from aigw.budgets.spec import Limits, budget_to_item, merge_budgets
 from aigw.names import GSI1, GSI1_PK, GSI1_SK
 
 TEAMS_GSI = "TEAMS"
@@ -214,19 +211,18 @@ class AdminService:
         if "expires_at" in changes:
             changes["valid_until"] = changes.pop("expires_at")
         records = self._all_records(key_id)
-        updated = []
+        current = records[0].key_hash
         for record in records:
             fields = dict(changes)
-            if record.key_hash != records[0].key_hash and "valid_until" in fields:
-                # an old secret in rotation grace keeps its (earlier) end
-                fields["valid_until"] = min(v for v in (record.valid_until, fields["valid_until"]) if v is not None) \
-                    if fields["valid_until"] is not None else record.valid_until
-            new = record.model_copy(update=fields)
-            new = KeyRecord.model_validate(new.model_dump())
-            self._entities().put_item(Item=self._key_item(new, current=record.key_hash == records[0].key_hash))
+            if record.key_hash != current:
+                # an old secret in its rotation grace never outlives the end it was given
+                fields["valid_until"] = _earliest(record.valid_until, fields.get("valid_until", record.valid_until))
+            new = KeyRecord.model_validate(record.model_copy(update=fields).model_dump())
+            self._entities().put_item(Item=self._key_item(new, current=record.key_hash == current))
             self._on_change("key", new.key_hash)
-            updated.append(new)
-        return self._key_view(updated[0])
+            if record.key_hash == current:
+                view = self._key_view(new)
+        return view
 
     def revoke_key(self, key_id: str) -> dict[str, Any]:
         records = self._all_records(key_id)
@@ -320,88 +316,15 @@ class AdminService:
                 "name": record.name, "models": record.models, "budgets": [budget_view(b) for b in record.budgets],
                 "rpm": record.rpm, "tpm": record.tpm, "expires_at": record.valid_until, "status": status,
                 "metadata": record.metadata, "created_at": record.created_at}
-
-    # ---- budgets -----------------------------------------------------------------------------
+    # ---- budgets and usage (aigw/admin/spend.py) ----------------------------------------------
     def put_budgets(self, scope: str, scope_id: str, body: BudgetsPut) -> dict[str, Any]:
-        budgets = merge_budgets(body.budgets)
-        if scope == "key":
-            self.update_key(scope_id, KeyUpdate(budgets=budgets))
-        elif scope == "team":
-            self.update_team(scope_id, TeamUpdate(budgets=budgets))
-        elif scope in ("project", "global"):
-            scope_id = GLOBAL_ID if scope == "global" else scope_id
-            self._entities().update_item(Key=entity_key(scope, scope_id),  # type: ignore[arg-type]
-                                         UpdateExpression="SET budgets = :b, id = :id, updated_at = :now",
-                                         ExpressionAttributeValues={":b": [budget_to_item(b) for b in budgets],
-                                                                    ":id": scope_id, ":now": _dyn(self._clock())})
-            self._on_change(scope, scope_id)
-        else:
-            raise NotFound(f"unknown budget scope {scope!r}; use one of {', '.join(SCOPES)}", code="unknown_scope")
-        return self.get_budgets(scope, scope_id)
+        return spend.put_budgets(self, scope, scope_id, body)
 
     def get_budgets(self, scope: str, scope_id: str) -> dict[str, Any]:
-        limits = self._scope_limits(scope, scope_id)
-        scope_id = GLOBAL_ID if scope == "global" else scope_id
-        now = self._clock()
-        keys = [ItemKey(budget_pk(scope, scope_id), periods.period_key(b.period, now)) for b in limits.budgets]
-        window = ItemKey(rate_pk(scope, scope_id), "m#" + periods.window_key(now))
-        snapshots = self._read_counters([*keys, window])
-        rows = []
-        for budget, key in zip(limits.budgets, keys, strict=True):
-            rows.append(_budget_row(budget, key.sk, snapshots[key], periods.period_end(budget.period, now)))
-        rate = snapshots[window]
-        return {"scope": scope, "id": scope_id, "budgets": rows, "rpm": limits.rpm, "tpm": limits.tpm,
-                "rate_window": {"window": window.sk[2:], "requests": rate.requests, "tokens": rate.held_tokens,
-                                "resets_at": periods.window_end(now)}}
+        return spend.get_budgets(self, scope, scope_id)
 
-    def _scope_limits(self, scope: str, scope_id: str) -> Limits:
-        if scope == "key":
-            record = self._current_record(scope_id)
-            return Limits(budgets=record.budgets, rpm=record.rpm, tpm=record.tpm)
-        if scope == "team":
-            return Limits.from_item(self._team_item(scope_id))
-        if scope in ("project", "global"):
-            item = self._entities().get_item(Key=entity_key(scope, scope_id),  # type: ignore[arg-type]
-                                             ConsistentRead=True).get("Item")
-            return Limits.from_item(item)
-        raise NotFound(f"unknown budget scope {scope!r}; use one of {', '.join(SCOPES)}", code="unknown_scope")
-
-    def _read_counters(self, keys: list[ItemKey]) -> dict[ItemKey, Snapshot]:
-        table = self._counters()
-        out = {}
-        for key in keys:
-            item = table.get_item(Key=key.key(), ConsistentRead=True).get("Item")
-            out[key] = Snapshot.from_item(item)
-        return out
-
-    # ---- usage -------------------------------------------------------------------------------
     def usage(self, *, by: str = "team", period: str | None = None) -> dict[str, Any]:
-        if by not in ("team", "key", "model"):
-            raise InvalidRequest(f"by must be team, key or model, not {by!r}", code="invalid_usage_dimension")
-        period = period or periods.period_key("month", self._clock())
-        if not _valid_usage_period(period):
-            raise InvalidRequest(f"period must be a month (2026-11) or a day (2026-11-25), not {period!r}",
-                                 code="invalid_period")
-        table = self._counters()
-        kwargs: dict[str, Any] = {"KeyConditionExpression": "pk = :pk AND begins_with(sk, :dim)",
-                                  "ExpressionAttributeValues": {":pk": usage_pk(period), ":dim": f"{by}#"}}
-        sums: dict[str, list[int]] = {}
-        while True:
-            page = table.query(**kwargs)
-            for item in page.get("Items", []):
-                ident = item["sk"].split("#")[1]  # <dim>#<id>#<shard>: ids never contain '#'
-                row = sums.setdefault(ident, [0, 0, 0, 0])
-                for i, attr in enumerate(("requests", "input_tokens", "output_tokens", COST_USD)):
-                    row[i] += int(item.get(attr, 0))
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        ordered = sorted(sums.items(), key=lambda pair: pair[1][3], reverse=True)
-        rows = [{by: ident, "requests": r[0], "input_tokens": r[1], "output_tokens": r[2],
-                 "cost_usd": money(from_units(r[3]))} for ident, r in ordered]
-        return {"by": by, "period": period, "rows": rows,
-                "total": {"requests": sum(r[0] for r in sums.values()),
-                          "cost_usd": money(from_units(sum(r[3] for r in sums.values())))}}
+        return spend.usage(self, by=by, period=period)
 
     # ---- queries -------------------------------------------------------------------------------
     def _query_gsi(self, pk: str, sk_prefix: str) -> list[dict[str, Any]]:
@@ -429,22 +352,12 @@ class AdminService:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def _earliest(*times: float | None) -> float | None:
+    known = [t for t in times if t is not None]
+    return min(known) if known else None
+
+
 def _strip_gsi(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in (GSI1_PK, GSI1_SK)}
 
 
-def _valid_usage_period(period: str) -> bool:
-    import re
-
-    return re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", period) is not None
-
-
-def _budget_row(budget: Budget, period_key: str, snap: Snapshot, resets_at: float | None) -> dict[str, Any]:
-    row: dict[str, Any] = {**budget_view(budget), "period_key": period_key, "spent_usd": money(snap.spent_usd),
-                           "reserved_usd": money(snap.reserved_usd), "spent_tokens": snap.spent_tokens,
-                           "reserved_tokens": snap.reserved_tokens, "requests": snap.requests, "resets_at": resets_at}
-    row["remaining_usd"] = money(max(budget.limit_usd - snap.held_usd, Decimal(0))) \
-        if budget.limit_usd is not None else None
-    row["remaining_tokens"] = max(budget.limit_tokens - snap.held_tokens, 0) if budget.limit_tokens is not None \
-        else None
-    return row

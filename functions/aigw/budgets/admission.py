@@ -207,13 +207,11 @@ class Admission:
                                   spent_tokens=tokens) for c in reservation.charges]
         if count_usage:
             now = self._clock()
-            month, day = periods.usage_periods(now)
             shard = self._rng.randrange(USAGE_SHARDS)
-            for period, period_kind in ((month, "month"), (day, "day")):
-                expiry = periods.budget_expiry(period_kind, now)  # type: ignore[arg-type]
-                for dim, dim_id in usage_dims:
-                    items.append(usage_update(table, period, dim, dim_id, cost=cost, input_tokens=input_tokens,
-                                              output_tokens=output_tokens, expires_at=expiry, shard=shard))
+            for dim, dim_id in usage_dims:
+                items.append(usage_update(table, periods.period_key("month", now), dim, dim_id, cost=cost,
+                                          input_tokens=input_tokens, output_tokens=output_tokens,
+                                          expires_at=periods.budget_expiry("month", now), shard=shard))
         return items
 
     async def settle(self, reservation: Reservation, *, cost: Decimal, input_tokens: int, output_tokens: int,
@@ -298,4 +296,6 @@ class Admission:
 def _per(charge: Charge) -> str:
     if charge.period == "total":
         return "in total"
+    if charge.period == "day":
+        return f"today ({charge.period_label}, UTC)"
     return f"this {charge.period} ({charge.period_label})"

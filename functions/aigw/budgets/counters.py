@@ -4,8 +4,9 @@ Item layout (pk, sk):
 
     BUDGET#<scope>#<id>   <period key>        a budget's spend in one period (periods.py)
     RATE#<scope>#<id>     m#<minute>          a rate window: requests and tokens in one minute
-    USAGE#<period>        <dim>#<id>#<shard>  usage aggregates by key, team and model (month and day),
+    USAGE#<month>         <dim>#<id>#<shard>  usage aggregates by key, team and model per month,
                                               spread over USAGE_SHARDS items that readers sum
+                                              (finer periods: the CostUSD metric and the log lines)
 
 Budget and rate items hold, as exact DynamoDB numbers:
 
@@ -16,16 +17,18 @@ Admission adds a request's worst case to `held_*` and `reserved_*` under the con
 `attribute_not_exists(held_pusd) OR held_pusd <= :cap` where `:cap = limit - reservation`
 (DynamoDB conditions cannot add, so the subtraction happens here). Settlement, with no
 condition, moves the reservation to `spent_*` at the actual cost. `held` therefore never
-passes the limit at any instant: the check and the increment are one atomic item write, and
-every counter a request touches moves in the same TransactWriteItems (all or nothing).
+passes the limit at any instant (so long as no request costs more than its worst case): the
+check and the increment are one atomic item write, and every counter a request touches
+moves in the same TransactWriteItems (all or nothing).
 
-Hot items: DynamoDB sustains about 1,000 writes/s on one item, and a transaction costs two
-writes per item. A global budget (every request writes it twice: admit and settle) therefore
-caps the whole gateway near 500 requests/s; a team budget caps that team likewise. Beyond
-that the counter must be sharded: N items each holding limit/N, a request reserving on one
-shard (moving to another when its shard refuses), readers summing the shards. `Counter` is
-the seam for that: callers ask a counter for the update of a reservation or a settlement and
-never build item keys themselves, so a `ShardedCounter` can replace `Counter` for the hot
+Hot items: DynamoDB sustains about 1,000 write units/s on one item (one partition key), a
+transactional write costs 2 units, and a request writes each of its counters twice (admit,
+settle): one counter carries about 250 requests/s. A global budget therefore caps the whole
+gateway there, a team budget that team. Beyond that a counter must be sharded: N items each
+holding limit/N, a request reserving on one shard (moving to another when its shard
+refuses), readers summing the shards. `budget_counter`/`rate_counter` are the seam for that:
+callers get a `Counter` and ask it for the update of a reservation or a settlement, never
+building item keys themselves, so a `ShardedCounter` can replace `Counter` for the hot
 scopes without changing them. Until then the limit above is the documented ceiling.
 """
 

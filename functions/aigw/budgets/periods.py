@@ -66,7 +66,3 @@ def budget_expiry(period: Period, now: float) -> int | None:
     end = period_end(period, now)
     return None if end is None else int(end) + BUDGET_RETENTION_S
 
-
-def usage_periods(now: float) -> tuple[str, str]:
-    """The usage aggregate periods a request counts in: its month and its day."""
-    return period_key("month", now), period_key("day", now)

@@ -276,6 +276,6 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("usage", help="spend and tokens by team, key or model")
     p.add_argument("--by", choices=["team", "key", "model"], default="team")
-    p.add_argument("--period", help="a month (2026-11, the default: this month) or a day (2026-11-25)")
+    p.add_argument("--period", help="a month: 2026-11 (default: this month, UTC)")
     _common(p, json_flag=True)
     p.set_defaults(handler=usage)

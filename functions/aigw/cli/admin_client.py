@@ -12,9 +12,8 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from aigw.cli import CliError
-from aigw.names import ENV_ADMIN_TOKEN
+from aigw.names import ENV_ADMIN_TOKEN, ENV_URL
 
-ENV_URL = "AIGW_URL"
 DEFAULT_URL = "http://127.0.0.1:8080"
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 

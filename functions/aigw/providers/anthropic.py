@@ -32,10 +32,12 @@ from aigw.translate.openai_parts import (
     function_tools,
     parse_image_url,
     parts_of,
+    reasoning_budget,
     response_format_schema,
     single_choice,
     stop_sequences,
     text_of,
+    thinking_within,
     tool_arguments,
 )
 
@@ -163,6 +165,12 @@ def anthropic_request(body: dict[str, Any], model: str, default_max_tokens: int)
             out["tool_choice"] = {"type": "tool", "name": RESPOND_TOOL}
         elif out.get("tool_choice", {}).get("type") in (None, "auto"):
             out["tool_choice"] = {"type": "any"}  # a user tool, or the answer
+    budget = reasoning_budget(body)
+    # Anthropic refuses thinking with a forced tool (tool_choice any/tool): then it is left off.
+    if budget is not None and out.get("tool_choice", {}).get("type") not in ("any", "tool"):
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        budget, out["max_tokens"] = thinking_within(budget, int(limit) if limit else None, default_max_tokens)
+        out["thinking"] = {"type": "enabled", "budget_tokens": budget}
     if body.get("user"):
         out["metadata"] = {"user_id": str(body["user"])}
     return out

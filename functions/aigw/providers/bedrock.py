@@ -160,4 +160,6 @@ def _new_client(d: Deployment) -> Any:
 
     config = Config(read_timeout=d.timeout_s, connect_timeout=d.connect_timeout_s,
                     retries={"total_max_attempts": 1}, max_pool_connections=64)
-    return boto3.client("bedrock-runtime", region_name=d.region, endpoint_url=d.api_base, config=config)
+    # A session of its own: boto3's default session is not safe to share across threads.
+    return boto3.session.Session().client("bedrock-runtime", region_name=d.region, endpoint_url=d.api_base,
+                                          config=config)

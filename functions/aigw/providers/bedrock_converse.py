@@ -21,10 +21,12 @@ from aigw.translate.openai_parts import (
     function_tools,
     parse_image_url,
     parts_of,
+    reasoning_budget,
     response_format_schema,
     single_choice,
     stop_sequences,
     text_of,
+    thinking_within,
     tool_arguments,
 )
 
@@ -146,6 +148,13 @@ def converse_request(call: ChatCall) -> dict[str, Any]:
     tools = _tool_config(body)
     if tools:
         request["toolConfig"] = tools
+    budget = reasoning_budget(body)
+    forced = tools is not None and ("any" in tools.get("toolChoice", {}) or "tool" in tools.get("toolChoice", {}))
+    if budget is not None and "anthropic." in d.model and not forced:  # Claude's extended thinking
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        budget, inference["maxTokens"] = thinking_within(budget, int(limit) if limit else None,
+                                                         d.max_output_tokens or DEFAULT_MAX_TOKENS)
+        request["additionalModelRequestFields"] = {"thinking": {"type": "enabled", "budget_tokens": budget}}
     return request
 
 

@@ -30,6 +30,7 @@ from aigw.translate.openai_parts import (
     function_tools,
     parse_image_url,
     parts_of,
+    reasoning_budget,
     single_choice,
     stop_sequences,
     text_of,
@@ -141,6 +142,9 @@ def gemini_request(body: dict[str, Any], default_max_tokens: int | None) -> dict
         schema = (response_format.get("json_schema") or {}).get("schema")
         if schema:
             config["responseJsonSchema"] = schema
+    budget = reasoning_budget(body)
+    if budget is not None:
+        config["thinkingConfig"] = {"thinkingBudget": budget}
     if config:
         out["generationConfig"] = config
     tools = function_tools(body)

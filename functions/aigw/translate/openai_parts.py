@@ -109,3 +109,32 @@ def response_format_schema(body: Any) -> dict[str, Any] | None:
         return None
     schema = (response_format.get("json_schema") or {}).get("schema")
     return schema if isinstance(schema, dict) else {"type": "object"}
+
+
+# OpenAI's `reasoning_effort` as a thinking budget (tokens) for providers that take one.
+REASONING_BUDGETS: dict[str, int] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
+MIN_THINKING_BUDGET = 1024  # Anthropic's floor
+
+
+def reasoning_budget(body: Any) -> int | None:
+    effort = body.get("reasoning_effort")
+    if effort is None or effort == "none":
+        return None
+    if effort not in REASONING_BUDGETS:
+        raise InvalidRequest(f"reasoning_effort {effort!r} is not one of {sorted(REASONING_BUDGETS)}",
+                             param="reasoning_effort")
+    return REASONING_BUDGETS[effort]
+
+
+def thinking_within(budget: int, max_tokens: int | None, default_max_tokens: int) -> tuple[int, int]:
+    """(budget, max_tokens) for Claude's extended thinking, where the budget counts inside
+    max_tokens. No client limit: the answer keeps the default room on top of the budget; a
+    client limit at or below the budget: half of it thinks (a 400 if that is under the floor)."""
+    if max_tokens is None:
+        return budget, budget + default_max_tokens
+    if max_tokens > budget:
+        return budget, max_tokens
+    if max_tokens // 2 < MIN_THINKING_BUDGET:
+        raise InvalidRequest(f"max_tokens {max_tokens} leaves no room for reasoning on this model "
+                             f"(it needs more than {2 * MIN_THINKING_BUDGET})", param="max_tokens")
+    return max_tokens // 2, max_tokens

@@ -67,6 +67,7 @@ def test_validation_errors_use_the_envelope(admin_gw: AdminGateway) -> None:
     assert_error(admin_gw.admin("POST", "/admin/teams", json={"id": "x", "surprise": 1}), 400, "validation_error")
     assert_error(admin_gw.admin("POST", "/admin/keys", json={"team": "no-such-team"}), 404, "team_not_found")
     assert_error(admin_gw.admin("GET", "/admin/usage?by=planet"), 400, "invalid_usage_dimension")
+    assert_error(admin_gw.admin("GET", "/admin/usage?period=2026-13"), 400, "invalid_period")
     assert_error(admin_gw.admin("PUT", "/admin/budgets/galaxy/x", json={"budgets": []}), 404, "unknown_scope")
 
 
@@ -196,8 +197,38 @@ def test_usage_by_team_key_and_model(admin_gw: AdminGateway) -> None:
     assert row["requests"] == 3 and row["input_tokens"] > 0 and float(row["cost_usd"]) > 0
     by_key = admin_gw.admin("GET", "/admin/usage", params={"by": "key", "period": by_team["period"]}).json()
     assert next(r for r in by_key["rows"] if r["key"] == key["id"])["requests"] == 3
-    day = time.strftime("%Y-%m-%d", time.gmtime())
-    by_model = admin_gw.admin("GET", "/admin/usage", params={"by": "model", "period": day}).json()
+    by_model = admin_gw.admin("GET", "/admin/usage", params={"by": "model"}).json()
     assert {"mock-fast", "gpt-4o-mini"} <= {r["model"] for r in by_model["rows"]}
     mine = [r for r in admin_gw.records if r["key_id"] == key["id"]]
     assert sum(float(r["charged_usd"]) for r in mine) == float(row["cost_usd"])
+
+
+def test_project_and_global_budgets_are_enforced(admin_gw: AdminGateway) -> None:
+    tid = make_team(admin_gw)
+    project = "proj-" + uuid.uuid4().hex[:6]
+    key = make_key(admin_gw, tid, project=project)
+    tiny = {"budgets": [{"period": "week", "limit_usd": "0.000001"}]}
+    assert admin_gw.admin("PUT", f"/admin/budgets/project/{project}", json=tiny).status_code == 200
+    refused = admin_gw.chat(key["key"], max_tokens=10)
+    assert refused.status_code == 429 and f"project {project!r}" in refused.json()["error"]["message"]
+    assert admin_gw.admin("PUT", f"/admin/budgets/project/{project}", json={"budgets": []}).status_code == 200
+    assert admin_gw.chat(key["key"], max_tokens=10).status_code == 200
+    try:
+        assert admin_gw.admin("PUT", "/admin/budgets/global/global", json=tiny).status_code == 200
+        refused = admin_gw.chat(key["key"], max_tokens=10)
+        assert refused.status_code == 429 and "budget exceeded for global" in refused.json()["error"]["message"]
+    finally:
+        admin_gw.admin("PUT", "/admin/budgets/global/global", json={"budgets": []})
+    assert admin_gw.chat(key["key"], max_tokens=10).status_code == 200
+
+
+def test_old_secret_stops_when_its_grace_ends(admin_gw: AdminGateway) -> None:
+    tid = make_team(admin_gw)
+    key = make_key(admin_gw, tid)
+    assert admin_gw.chat(key["key"]).status_code == 200  # cached by the gateway from here on
+    rotated = admin_gw.admin("POST", f"/admin/keys/{key['id']}/rotate", json={"grace_s": 1}).json()
+    assert admin_gw.chat(key["key"]).status_code == 200
+    time.sleep(1.2)
+    response = admin_gw.chat(key["key"])
+    assert response.status_code == 401 and "expired" in response.json()["error"]["message"]
+    assert admin_gw.chat(rotated["key"]).status_code == 200

@@ -116,6 +116,16 @@ async def one_request(client: httpx.AsyncClient, url: str, key: str, *, model: s
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
     headers = {"authorization": f"Bearer {key}"}
+    try:
+        return await _send(client, url, body, headers, stream=stream, disconnect=disconnect)
+    except (httpx.ReadError, httpx.RemoteProtocolError):
+        # Rare, on loopback under this load: the connection dropped before a response. The
+        # server's own records still account for the request if it got that far.
+        return Outcome("transport_error", 0)
+
+
+async def _send(client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str], *,
+                stream: bool, disconnect: bool) -> Outcome:
     if not stream:
         response = await client.post(url + "/v1/chat/completions", json=body, headers=headers)
         return _outcome(response, "ok")

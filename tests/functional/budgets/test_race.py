@@ -10,6 +10,7 @@ the per-request log lines, exactly (Decimal arithmetic end to end).
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -80,8 +81,13 @@ def mixed_plan(keys: list[str], total: int = TOTAL) -> list[tuple[str, str, bool
     return plan
 
 
-def wait_records(gw: Any, count: int) -> list[dict[str, Any]]:
-    gw.last_record(count, timeout=30)
+def wait_records(gw: Any, outcomes: list[Any]) -> list[dict[str, Any]]:
+    """Every request's log record (a request whose connection dropped may have none)."""
+    dropped = sum(o.kind == "transport_error" for o in outcomes)
+    assert dropped <= 3, f"{dropped} requests lost their connection"
+    gw.last_record(len(outcomes) - dropped, timeout=30)
+    if dropped:
+        time.sleep(1.0)  # let any record of a dropped request arrive
     return list(gw.records)
 
 
@@ -110,7 +116,7 @@ def test_key_budget_never_overspent(gw: Any) -> None:
     pk = budget_pk("key", key_id)
     poller = Poller(gw.local, [pk], limit_usd=limit).start()
     outcomes = asyncio.run(run_load(gw.url, mixed_plan([key]), spread_s=SPREAD_S))
-    records = wait_records(gw, TOTAL)
+    records = wait_records(gw, outcomes)
     poller.stop()
 
     assert not poller.violations, poller.violations[:5]
@@ -139,7 +145,7 @@ def test_team_budget_shared_by_keys_never_overspent(gw: Any) -> None:
     keys = [gw.create_key(team=team) for _ in range(4)]
     poller = Poller(gw.local, [budget_pk("team", team)], limit_usd=limit).start()
     outcomes = asyncio.run(run_load(gw.url, mixed_plan(keys), spread_s=SPREAD_S))
-    records = wait_records(gw, TOTAL)
+    records = wait_records(gw, outcomes)
     poller.stop()
 
     assert not poller.violations, poller.violations[:5]
@@ -159,7 +165,7 @@ def test_tpm_limit_never_exceeded(gw: Any) -> None:
     key_id = key_id_of(gw, key)
     poller = Poller(gw.local, [rate_pk("key", key_id)], limit_tokens=tpm).start()
     outcomes = asyncio.run(run_load(gw.url, mixed_plan([key]), spread_s=SPREAD_S))
-    records = wait_records(gw, TOTAL)
+    records = wait_records(gw, outcomes)
     poller.stop()
 
     assert not poller.violations, poller.violations[:5]

@@ -98,8 +98,8 @@ def test_settlement_is_one_transaction_with_usage_and_idempotent() -> None:
     asyncio.run(adm.settle(reservation, cost=Decimal("0.002"), input_tokens=100, output_tokens=50, usage_dims=dims))
     assert len(fake.items) == 2  # admit + one settlement
     settle = fake.items[1]
-    assert len(settle) == 3 + 6  # three counters, usage by key/team/model for the month and the day
-    assert {i["Update"]["Key"]["pk"] for i in settle[3:]} == {"USAGE#2026-11", "USAGE#2026-11-25"}
+    assert len(settle) == 3 + 3  # three counters, usage by key, team and model for the month
+    assert {i["Update"]["Key"]["pk"] for i in settle[3:]} == {"USAGE#2026-11"}
 
 
 def test_no_limits_no_admission_write() -> None:
