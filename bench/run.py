@@ -1,11 +1,16 @@
-"""Gateway overhead benchmark: `python bench/run.py [--requests 2000] [--seconds 5]`.
+"""Gateway overhead benchmark: `python bench/run.py [--requests 1500] [--seconds 5]`.
 
-Starts the fake OpenAI upstream and `aigw dev` (pointed at it) as separate processes, then
-measures from this process, one request at a time, the latency of the same call made
-directly to the upstream and through the gateway; the difference is what the gateway adds
-(auth from its warm key cache, validation, routing, pricing, logging, metrics; DynamoDB is
-not on this path once the key is cached). Throughput is measured with concurrent clients.
-Also times the cold import of the Lambda entry module. Prints a table; not a test.
+Starts the fake OpenAI upstream and the gateway (bench/gateway_server.py, pointed at it) as
+separate processes, then measures from this process, one request at a time, the latency of
+the same call made directly to the upstream and through the gateway; the difference is what
+the gateway adds. Two gateways are measured:
+  core        the hot path with no stages: auth from the warm key cache, validation, routing,
+              pricing, the log line and metrics; no DynamoDB call on the path;
+  + stages    what the config turns on by default (admission and settlement: one
+              TransactWriteItems before the upstream call and one after, here against moto).
+Throughput is measured with concurrent clients. Also times the cold import of the Lambda
+entry module. Prints a table; not a test. Admission alone: bench/bench_admission.py; the
+cache layers: bench/bench_cache.py.
 """
 
 from __future__ import annotations
@@ -117,53 +122,60 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
 
-    upstream_port, gateway_port = free_port(), free_port()
+    upstream_port = free_port()
     upstream = f"http://127.0.0.1:{upstream_port}/v1"
     config = {"models": [{"name": "gpt-4o-mini", "deployments": [
         {"provider": "openai-compatible", "model": "gpt-4o-mini", "api_base": upstream}]}]}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(config, handle)
         config_path = handle.name
-    procs = [start([sys.executable, "bench/fake_upstream.py", "--port", str(upstream_port)])]
-    procs.append(start([sys.executable, "-m", "aigw.cli", "dev", "--port", str(gateway_port),
-                        "--config", config_path], env={"AIGW_DEV_KEY": DEV_KEY}))
+    upstream_proc = start([sys.executable, "bench/fake_upstream.py", "--port", str(upstream_port)])
+    headers = {"authorization": f"Bearer {DEV_KEY}"}
+    rows = []
+    rps: dict[str, float] = {}
     try:
         wait_until_up(f"http://127.0.0.1:{upstream_port}/")
-        gateway = f"http://127.0.0.1:{gateway_port}"
-        wait_until_up(gateway + "/health")
-        headers = {"authorization": f"Bearer {DEV_KEY}"}
-        rows = []
         with httpx.Client(timeout=30) as client:
-            for name, body, stream in (("chat", BODY, False), ("chat stream", STREAM_BODY, True)):
-                sequential(client, upstream + "/chat/completions", body, {}, 100, stream)  # warm up
-                sequential(client, gateway + "/v1/chat/completions", body, headers, 100, stream)
-                direct = sequential(client, upstream + "/chat/completions", body, {}, args.requests, stream)
-                via = sequential(client, gateway + "/v1/chat/completions", body, headers, args.requests, stream)
-                rows.append((name, direct, via))
-        rps_direct = asyncio.run(throughput(upstream + "/chat/completions", BODY, {}, args.seconds,
-                                            args.concurrency))
-        rps_via = asyncio.run(throughput(gateway + "/v1/chat/completions", BODY, headers, args.seconds,
-                                         args.concurrency))
+            sequential(client, upstream + "/chat/completions", BODY, {}, 100, False)  # warm up
+            rps["direct"] = asyncio.run(throughput(upstream + "/chat/completions", BODY, {}, args.seconds,
+                                                   args.concurrency))
+            for variant in ("core", "+ stages"):
+                port = free_port()
+                flags = ["--core"] if variant == "core" else []
+                proc = start([sys.executable, "bench/gateway_server.py", "--port", str(port), "--config",
+                              config_path, "--key", DEV_KEY, *flags])
+                try:
+                    gateway = f"http://127.0.0.1:{port}"
+                    wait_until_up(gateway + "/health")
+                    for name, body, stream in (("chat", BODY, False), ("chat stream", STREAM_BODY, True)):
+                        sequential(client, gateway + "/v1/chat/completions", body, headers, 100, stream)
+                        direct = sequential(client, upstream + "/chat/completions", body, {}, args.requests, stream)
+                        via = sequential(client, gateway + "/v1/chat/completions", body, headers, args.requests,
+                                         stream)
+                        rows.append((f"{name} ({variant})", direct, via))
+                    rps[variant] = asyncio.run(throughput(gateway + "/v1/chat/completions", BODY, headers,
+                                                          args.seconds, args.concurrency))
+                finally:
+                    proc.terminate()
+                    proc.wait(timeout=10)
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=10)
+        upstream_proc.terminate()
+        upstream_proc.wait(timeout=10)
     import_ms, warm_ms = cold_import(config_path)
     os.unlink(config_path)
 
     print(f"\naigw gateway overhead ({args.requests} sequential requests per row; latency in ms)\n")
-    print(f"{'call':<14}{'direct p50':>12}{'gateway p50':>13}{'added p50':>11}{'direct p99':>12}"
+    print(f"{'call':<24}{'direct p50':>12}{'gateway p50':>13}{'added p50':>11}{'direct p99':>12}"
           f"{'gateway p99':>13}{'added p99':>11}")
     for name, direct, via in rows:
         d50, v50, d99, v99 = (percentile(direct, 0.5), percentile(via, 0.5), percentile(direct, 0.99),
                               percentile(via, 0.99))
-        print(f"{name:<14}{d50:>12.3f}{v50:>13.3f}{v50 - d50:>11.3f}{d99:>12.3f}{v99:>13.3f}{v99 - d99:>11.3f}")
-    print(f"\nthroughput, non-streaming, {args.concurrency} concurrent clients, {args.seconds:.0f} s:"
-          f" direct {rps_direct:,.0f} req/s, through the gateway {rps_via:,.0f} req/s")
+        print(f"{name:<24}{d50:>12.3f}{v50:>13.3f}{v50 - d50:>11.3f}{d99:>12.3f}{v99:>13.3f}{v99 - d99:>11.3f}")
+    print(f"\nthroughput, non-streaming, {args.concurrency} concurrent clients, {args.seconds:.0f} s each: "
+          + ", ".join(f"{name} {value:,.0f} req/s" for name, value in rps.items()))
     print(f"cold start: import of the Lambda entry module {import_ms:.0f} ms (median of 5);"
           f" startup work before ready (boto3 resource + tiktoken encodings) {warm_ms:.0f} ms")
 
