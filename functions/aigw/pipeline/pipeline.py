@@ -13,6 +13,7 @@ upstream, or client gone (the upstream call is then cancelled).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -166,11 +167,18 @@ class Pipeline:
             ctx.error, ctx.status = exc, exc.status
             self.router.stream_failed(ctx, exc)  # counts against the deployment's breaker
             yield codec.error(exc)
-        except BaseException:
-            # GeneratorExit or cancellation: the client went away mid-stream.
+        except (GeneratorExit, asyncio.CancelledError):
+            # The client went away mid-stream (or the server is shutting down).
             ctx.disconnected = True
             ctx.status = 499
             raise
+        except Exception as exc:
+            # A bug, not an upstream failure: end the client's stream with a clean error event
+            # (the details go to the log), and settle as usual.
+            self.observer.logger.exception("stream failed", extra={"request_id": ctx.request_id})
+            error = GatewayError(f"internal error ({type(exc).__name__}); see the gateway log")
+            ctx.error, ctx.status = error, error.status
+            yield codec.error(error)
 
     async def _end_stream(self, ctx: RequestContext, events: AsyncIterator[StreamEvent], ran: list[Stage]) -> None:
         with anyio.CancelScope(shield=True):
