@@ -24,7 +24,6 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from aigw.admin import spend
@@ -44,6 +43,7 @@ from aigw.auth.keys import generate_key, hash_key, key_prefix
 from aigw.auth.records import KEY_SK, KeyRecord, key_item_pk
 from aigw.budgets.scopes import entity_key
 from aigw.budgets.spec import Limits, budget_to_item, merge_budgets
+from aigw.dynamo import from_dynamo, to_dynamo
 from aigw.names import GSI1, GSI1_PK, GSI1_SK
 
 TEAMS_GSI = "TEAMS"
@@ -54,24 +54,6 @@ def _fingerprint(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _dyn(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: _dyn(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_dyn(v) for v in value]
-    return value
 
 
 class AdminService:
@@ -88,9 +70,9 @@ class AdminService:
         now = self._clock()
         fingerprint = _fingerprint(body.model_dump(mode="json"))
         item = {**entity_key("team", body.id), GSI1_PK: TEAMS_GSI, GSI1_SK: f"TEAM#{body.id}", "id": body.id,
-                "name": body.name or body.id, "metadata": _dyn(body.metadata),
-                "budgets": [budget_to_item(b) for b in merge_budgets(body.budgets)], "created_at": _dyn(now),
-                "updated_at": _dyn(now), "request_hash": fingerprint}
+                "name": body.name or body.id, "metadata": to_dynamo(body.metadata),
+                "budgets": [budget_to_item(b) for b in merge_budgets(body.budgets)], "created_at": to_dynamo(now),
+                "updated_at": to_dynamo(now), "request_hash": fingerprint}
         for attr in ("rpm", "tpm"):
             if getattr(body, attr) is not None:
                 item[attr] = getattr(body, attr)
@@ -121,8 +103,8 @@ class AdminService:
                 if changes[field] is None:
                     item.pop(field, None)
                 else:
-                    item[field] = _dyn(changes[field])
-        item["updated_at"] = _dyn(self._clock())
+                    item[field] = to_dynamo(changes[field])
+        item["updated_at"] = to_dynamo(self._clock())
         self._entities().put_item(Item=item)
         self._on_change("team", team_id)
         return self._team_view(item)
@@ -145,9 +127,9 @@ class AdminService:
     @staticmethod
     def _team_view(item: dict[str, Any]) -> dict[str, Any]:
         limits = Limits.from_item(item)
-        return {"id": item["id"], "name": item.get("name"), "metadata": _plain(item.get("metadata") or {}),
+        return {"id": item["id"], "name": item.get("name"), "metadata": from_dynamo(item.get("metadata") or {}),
                 "budgets": [budget_view(b) for b in limits.budgets], "rpm": limits.rpm, "tpm": limits.tpm,
-                "created_at": _plain(item.get("created_at")), "updated_at": _plain(item.get("updated_at"))}
+                "created_at": from_dynamo(item.get("created_at")), "updated_at": from_dynamo(item.get("updated_at"))}
 
     # ---- keys --------------------------------------------------------------------------------
     def create_key(self, body: KeyCreate, *, idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
@@ -171,7 +153,7 @@ class AdminService:
                            rpm=body.rpm, tpm=body.tpm, budgets=merge_budgets(body.budgets),
                            metadata=body.metadata, created_at=now)
         lookup = {"pk": f"KEYID#{key_id}", "sk": "KEYID", "key_id": key_id, "key_hash": digest,
-                  "previous_hashes": [], "request_hash": fingerprint, "created_at": _dyn(now)}
+                  "previous_hashes": [], "request_hash": fingerprint, "created_at": to_dynamo(now)}
         client = self._entities().meta.client
         table_name = self._entities().name
         try:
@@ -251,11 +233,11 @@ class AdminService:
                      "ConditionExpression": "attribute_not_exists(pk)"}},
             {"Update": {"TableName": table.name, "Key": {"pk": key_item_pk(old.key_hash), "sk": KEY_SK},
                         "UpdateExpression": f"SET valid_until = :end REMOVE {GSI1_PK}, {GSI1_SK}",
-                        "ExpressionAttributeValues": {":end": _dyn(old_end)}}},
+                        "ExpressionAttributeValues": {":end": to_dynamo(old_end)}}},
             {"Update": {"TableName": table.name, "Key": {"pk": f"KEYID#{key_id}", "sk": "KEYID"},
                         "UpdateExpression": "SET key_hash = :h, previous_hashes = :p, rotated_at = :now",
                         "ConditionExpression": "key_hash = :old",
-                        "ExpressionAttributeValues": {":h": new.key_hash, ":p": previous, ":now": _dyn(now),
+                        "ExpressionAttributeValues": {":h": new.key_hash, ":p": previous, ":now": to_dynamo(now),
                                                       ":old": old.key_hash}}},
         ])
         self._on_change("key", old.key_hash)

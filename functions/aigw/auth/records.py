@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from aigw.budgets.spec import Budget
+from aigw.dynamo import from_dynamo, to_dynamo
 
 KEY_SK = "KEY"
 
@@ -52,33 +52,11 @@ class KeyRecord(BaseModel):
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> KeyRecord:
-        return cls.model_validate({k: _plain(v) for k, v in item.items() if k not in ("pk", "sk")})
+        return cls.model_validate({k: from_dynamo(v) for k, v in item.items() if k not in ("pk", "sk")})
 
     def to_item(self) -> dict[str, Any]:
-        item = {k: _dynamo(v) for k, v in self.model_dump(exclude_none=True).items()}
+        item = {k: to_dynamo(v) for k, v in self.model_dump(exclude_none=True).items()}
         item["pk"] = key_item_pk(self.key_hash)
         item["sk"] = KEY_SK
         return item
 
-
-def _plain(value: Any) -> Any:
-    """DynamoDB's Decimals back to int/float."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, set):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _dynamo(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, list):
-        return [_dynamo(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _dynamo(v) for k, v in value.items()}
-    return value
