@@ -83,12 +83,18 @@ class HttpChatProvider:
     def __init__(self, client: httpx.AsyncClient, translator: Callable[[], ChatTranslator]) -> None:
         self._client = client
         self._translator = translator
+        self._urls: dict[str, httpx.URL] = {}
 
     def _build(self, spec: HttpRequest, call: ChatCall) -> httpx.Request:
         d = call.deployment
         timeout = httpx.Timeout(d.timeout_s, connect=d.connect_timeout_s)
+        url = self._urls.get(spec.url)
+        if url is None:  # parsing a URL string costs about as much as the rest of building the request
+            url = httpx.URL(spec.url)
+            if len(self._urls) < 1024:  # upstream URLs come from the config: a small, fixed set
+                self._urls[spec.url] = url
         return self._client.build_request(
-            spec.method, spec.url, headers=spec.headers, json=spec.json, params=spec.params or None,
+            spec.method, url, headers=spec.headers, json=spec.json, params=spec.params or None,
             timeout=timeout,
         )
 
