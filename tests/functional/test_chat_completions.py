@@ -190,3 +190,13 @@ def test_embeddings_openai_and_mock(make_gateway: Any, fake_openai: Any) -> None
 def test_health(gw: Any) -> None:
     response = httpx.get(gw.url + "/health")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_models_answer_the_anthropic_sdk_in_its_own_shape(gw: Any) -> None:
+    import anthropic
+
+    client = anthropic.Anthropic(base_url=gw.url, api_key=gw.key, max_retries=0)
+    assert {m.id for m in client.models.list()} >= {"gpt-4o-mini", "compat", "mock-fast"}
+    with pytest.raises(anthropic.AuthenticationError) as failure:
+        anthropic.Anthropic(base_url=gw.url, api_key="sk-aigw-wrong", max_retries=0).models.list()
+    assert failure.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]

@@ -51,13 +51,20 @@ class OpenAIRoutes:
             return error_response(exc, request_id, headers=ctx.headers if ctx else None)
 
     async def models(self, request: Request) -> Response:
+        """The models the key may use, in the shape of the SDK asking: the Anthropic SDK sends
+        `anthropic-version` and expects its own list object."""
         request_id = new_request_id()
+        anthropic = "anthropic-version" in request.headers
         try:
             key = await authenticate(self.services, request)
         except GatewayError as exc:
-            return error_response(exc, request_id)
-        data = [
-            {"id": m.name, "object": "model", "created": 0, "owned_by": m.deployments[0].provider}
-            for m in self.services.config.models if key.allows(m.name)
-        ]
-        return JSONResponse({"object": "list", "data": data}, headers={"x-request-id": request_id})
+            return error_response(exc, request_id, envelope="anthropic" if anthropic else "openai")
+        models = [m for m in self.services.config.models if key.allows(m.name)]
+        headers = {"x-request-id": request_id}
+        if anthropic:
+            items = [{"type": "model", "id": m.name, "display_name": m.name, "created_at": "1970-01-01T00:00:00Z"}
+                     for m in models]
+            return JSONResponse({"data": items, "has_more": False, "first_id": items[0]["id"] if items else None,
+                                 "last_id": items[-1]["id"] if items else None}, headers=headers)
+        data = [{"id": m.name, "object": "model", "created": 0, "owned_by": m.deployments[0].provider} for m in models]
+        return JSONResponse({"object": "list", "data": data}, headers=headers)
