@@ -29,6 +29,7 @@ from aigw.providers.sse import SSEEvent
 from aigw.translate.openai_parts import (
     RESPOND_TOOL,
     RESPOND_TOOL_DESCRIPTION,
+    append_turn,
     function_tools,
     parse_image_url,
     parts_of,
@@ -91,29 +92,23 @@ def _messages(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
 
-    def add(role: str, blocks: list[dict[str, Any]]) -> None:
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
-
     for message in messages:
         role = message.get("role")
         content = message.get("content")
         if role in ("system", "developer"):
             system.extend(_content_blocks(content))
         elif role == "user":
-            add("user", _content_blocks(content))
+            append_turn(turns, "user", _content_blocks(content))
         elif role == "assistant":
             blocks = [b for b in _content_blocks(content) if b.get("type") != "text" or b.get("text")]
             for call in message.get("tool_calls") or []:
                 blocks.append({"type": "tool_use", "id": call.get("id"),
                                "name": (call.get("function") or {}).get("name"), "input": tool_arguments(call)})
-            add("assistant", blocks)
+            append_turn(turns, "assistant", blocks)
         elif role in ("tool", "function"):
             result = {"type": "tool_result", "tool_use_id": message.get("tool_call_id") or message.get("name"),
                       "content": text_of(content)}
-            add("user", [result])
+            append_turn(turns, "user", [result])
         else:
             raise InvalidRequest(f"message role {role!r} is not supported", param="messages")
     return system, turns

@@ -18,6 +18,7 @@ from aigw.providers.base import ChatCall, ChatChunk, ChatResult, StreamEvent
 from aigw.translate.openai_parts import (
     RESPOND_TOOL,
     RESPOND_TOOL_DESCRIPTION,
+    append_turn,
     function_tools,
     parse_image_url,
     parts_of,
@@ -78,27 +79,21 @@ def _messages(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
 
-    def add(role: str, blocks: list[dict[str, Any]]) -> None:
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
-
     for message in messages:
         role = message.get("role")
         content = message.get("content")
         if role in ("system", "developer"):
             system.extend(_blocks(content))
         elif role == "user":
-            add("user", _blocks(content))
+            append_turn(turns, "user", _blocks(content))
         elif role == "assistant":
             blocks = _blocks(content)
             for call in message.get("tool_calls") or []:
                 blocks.append({"toolUse": {"toolUseId": call.get("id"), "name": (call.get("function") or {})
                                            .get("name"), "input": tool_arguments(call)}})
-            add("assistant", blocks)
+            append_turn(turns, "assistant", blocks)
         elif role in ("tool", "function"):
-            add("user", [{"toolResult": {"toolUseId": message.get("tool_call_id") or message.get("name"),
+            append_turn(turns, "user", [{"toolResult": {"toolUseId": message.get("tool_call_id") or message.get("name"),
                                          "content": [{"text": text_of(content)}]}}])
         else:
             raise InvalidRequest(f"message role {role!r} is not supported", param="messages")

@@ -27,6 +27,7 @@ from aigw.providers.base import ChatCall, ChatChunk, ChatResult, StreamEvent
 from aigw.providers.http import HttpChatProvider, HttpRequest, upstream_status_error
 from aigw.providers.sse import SSEEvent
 from aigw.translate.openai_parts import (
+    append_turn,
     function_tools,
     parse_image_url,
     parts_of,
@@ -92,19 +93,13 @@ def gemini_request(body: dict[str, Any], default_max_tokens: int | None) -> dict
     contents: list[dict[str, Any]] = []
     names: dict[str, str] = {}  # tool call id -> function name
 
-    def add(role: str, parts: list[dict[str, Any]]) -> None:
-        if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": role, "parts": parts})
-
     for message in body.get("messages") or []:
         role = message.get("role")
         content = message.get("content")
         if role in ("system", "developer"):
             system.extend(_parts(content))
         elif role == "user":
-            add("user", _parts(content))
+            append_turn(contents, "user", _parts(content), key="parts")
         elif role == "assistant":
             parts = [p for p in _parts(content) if p.get("text") != ""]
             for call in message.get("tool_calls") or []:
@@ -115,12 +110,13 @@ def gemini_request(body: dict[str, Any], default_max_tokens: int | None) -> dict
                 if mark and signature:
                     part["thoughtSignature"] = signature
                 parts.append(part)
-            add("model", parts)
+            append_turn(contents, "model", parts, key="parts")
         elif role in ("tool", "function"):
             name = names.get(str(message.get("tool_call_id"))) or message.get("name")
             if not name:
                 raise InvalidRequest("a tool message answers no known tool call", param="messages")
-            add("user", [{"functionResponse": {"name": name, "response": _tool_response(content)}}])
+            response = {"functionResponse": {"name": name, "response": _tool_response(content)}}
+            append_turn(contents, "user", [response], key="parts")
         else:
             raise InvalidRequest(f"message role {role!r} is not supported", param="messages")
     out: dict[str, Any] = {"contents": contents}

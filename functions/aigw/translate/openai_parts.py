@@ -138,3 +138,14 @@ def thinking_within(budget: int, max_tokens: int | None, default_max_tokens: int
         raise InvalidRequest(f"max_tokens {max_tokens} leaves no room for reasoning on this model "
                              f"(it needs more than {2 * MIN_THINKING_BUDGET})", param="max_tokens")
     return max_tokens // 2, max_tokens
+
+
+def append_turn(turns: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]], *,
+                key: str = "content") -> None:
+    """Add blocks as a turn of `role`, merged into the previous turn if it has the same role:
+    Anthropic, Bedrock and Gemini all want alternating roles, while OpenAI allows (say) a user
+    message right after tool results."""
+    if turns and turns[-1]["role"] == role:
+        turns[-1][key].extend(blocks)
+    else:
+        turns.append({"role": role, key: blocks})
