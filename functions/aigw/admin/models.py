@@ -15,23 +15,22 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from aigw.budgets.spec import Budget
+from aigw.errors import GatewayError
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
-class AdminError(Exception):
+class AdminError(GatewayError):
+    """A control-plane error: the gateway's error (status, type, code) plus field `details`,
+    rendered in the admin envelope rather than OpenAI's."""
+
     status = 400
     type = "invalid_request_error"
-    code = "invalid_request"
+    code: str | None = "invalid_request"
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
                  details: list[Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        if status is not None:
-            self.status = status
+        super().__init__(message, code=code, status=status)
         self.details = details
 
     def body(self) -> dict[str, Any]:
