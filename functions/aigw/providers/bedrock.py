@@ -89,13 +89,17 @@ class BedrockProvider:
         client = self._clients.get(key)
         return client if client is not None else await asyncio.to_thread(self._client, d)
 
-    async def complete(self, call: ChatCall) -> ChatResult:
+    async def _invoke(self, call: ChatCall, operation: str) -> Any:
+        """One Converse or ConverseStream call in a worker thread; failures as UpstreamError."""
         request = converse_request(call)
         client = await self._client_async(call.deployment)
         try:
-            response = await asyncio.to_thread(lambda: client.converse(**request))
+            return await asyncio.to_thread(lambda: getattr(client, operation)(**request))
         except Exception as exc:
             raise bedrock_error(exc) from None
+
+    async def complete(self, call: ChatCall) -> ChatResult:
+        response = await self._invoke(call, "converse")
         try:
             return openai_completion(response, call.deployment.model)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -103,12 +107,7 @@ class BedrockProvider:
                                 retryable=True) from None
 
     async def stream(self, call: ChatCall) -> AsyncIterator[StreamEvent]:
-        request = converse_request(call)
-        client = await self._client_async(call.deployment)
-        try:
-            response = await asyncio.to_thread(lambda: client.converse_stream(**request))
-        except Exception as exc:
-            raise bedrock_error(exc) from None
+        response = await self._invoke(call, "converse_stream")
         events = response["stream"]
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
