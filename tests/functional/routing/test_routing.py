@@ -15,6 +15,7 @@ import openai
 import pytest
 
 from aigw.routing.router import Router
+from tests.fakes.clock import FakeTime
 from tests.fakes.provider_fixtures import last_record
 
 PRICE = {"input_per_mtok": 3, "output_per_mtok": 15}
@@ -23,18 +24,6 @@ PRICE = {"input_per_mtok": 3, "output_per_mtok": 15}
 def claude(url: str, upstream: str, id: str, **extra: Any) -> dict[str, Any]:
     return {"provider": "anthropic", "model": upstream, "api_base": url, "credentials": "anthropic-test", "id": id,
             "price": PRICE, **extra}
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
 
 
 def oai(gw: Any) -> openai.OpenAI:
@@ -96,7 +85,7 @@ def test_cooldown_and_recovery(provider_gateway: Any, fake_anthropic: Any) -> No
     gw = provider_gateway({"models": [{"name": "ha", "deployments": [
         claude(url, "claude-sonnet-4-5-primary", "primary"), claude(url, "claude-sonnet-4-5-backup", "backup")]}],
         "routing": {"max_retries": 0, "cooldown_failures": 2, "cooldown_s": 30}})
-    t = FakeTime()
+    t = FakeTime(advance_on_sleep=False)
     gw.services.pipeline.router = Router(gw.services.config, clock=t.clock, sleep=t.sleep)
     fake_anthropic.fake.failing.add("claude-sonnet-4-5-primary")
     for _ in range(2):
@@ -115,7 +104,7 @@ def test_retry_after_is_honoured_then_the_client_gets_a_429(provider_gateway: An
     gw = provider_gateway({"models": [{"name": "limited", "deployments": [
         claude(fake_anthropic.url, "claude-sonnet-4-5-fail-429", "limited")]}],
         "routing": {"max_retries": 2, "backoff_max_s": 5, "cooldown_failures": 10}})
-    t = FakeTime()
+    t = FakeTime(advance_on_sleep=False)
     gw.services.pipeline.router = Router(gw.services.config, clock=t.clock, sleep=t.sleep)
     with pytest.raises(openai.RateLimitError) as info:
         oai(gw).chat.completions.create(model="limited", messages=[{"role": "user", "content": "hi"}])

@@ -14,19 +14,7 @@ from aigw.config import load_config
 from aigw.errors import GatewayError, UpstreamError
 from aigw.pipeline.context import RequestContext
 from aigw.routing.router import Router, Target
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.fakes.clock import FakeTime
 
 
 def deployment(model: str, **extra: Any) -> dict[str, Any]:
