@@ -10,7 +10,6 @@ the per-request log lines, exactly (Decimal arithmetic end to end).
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -82,12 +81,10 @@ def mixed_plan(keys: list[str], total: int = TOTAL) -> list[tuple[str, str, bool
 
 
 def wait_records(gw: Any, outcomes: list[Any]) -> list[dict[str, Any]]:
-    """Every request's log record (a request whose connection dropped may have none)."""
+    """Every request's log record; no request may lose its connection."""
     dropped = sum(o.kind == "transport_error" for o in outcomes)
-    assert dropped <= 3, f"{dropped} requests lost their connection"
-    gw.last_record(len(outcomes) - dropped, timeout=30)
-    if dropped:
-        time.sleep(1.0)  # let any record of a dropped request arrive
+    assert dropped == 0, f"{dropped} requests lost their connection"
+    gw.last_record(len(outcomes), timeout=30)
     return list(gw.records)
 
 
