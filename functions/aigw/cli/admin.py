@@ -174,7 +174,8 @@ def budgets_set(args: argparse.Namespace) -> int:
     if not args.budget and not args.clear:
         raise CliError("give at least one --budget (e.g. --budget 50usd/month), or --clear")
     result = _client(args).request("PUT", _scope_path(args), body={"budgets": parse_budgets(args.budget)})
-    print(f"budgets of {result['scope']} {result['id']}: {_budgets_text(result['budgets'])}")
+    scope = result["scope"] if result["scope"] == result["id"] else f"{result['scope']} {result['id']}"
+    print(f"budgets of {scope}: {_budgets_text(result['budgets'])}")
     return 0
 
 
