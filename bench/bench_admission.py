@@ -41,7 +41,7 @@ from aigw.budgets.scopes import ScopeRef, entity_key
 from aigw.budgets.spec import Budget, Limits, budget_to_item
 from aigw.budgets.stage import build_admission_stage
 from aigw.config import load_config
-from aigw.gateway import build_services
+from aigw.gateway import build_services, stage_deps
 from aigw.http.app import create_app
 from aigw.local.environment import create_key, start_local_aws
 from aigw.names import ENTITIES
@@ -97,7 +97,7 @@ class Server:
 def run_gateway(local: Any, counter: CallCounter, *, stage: bool, setup: Callable[[str], dict[str, Any]],
                 n: int) -> tuple[list[float], dict[str, float]]:
     config = load_config(CONFIG)
-    stages = [build_admission_stage(local.aws, config)] if stage else []
+    stages = [build_admission_stage(stage_deps(config, aws=local.aws))] if stage else []
     services = build_services(config, aws=local.aws, stages=stages,
                               observer=Observer(stream=io.StringIO(), metrics=False))
     server = Server(create_app(services))
@@ -143,7 +143,7 @@ def all_scopes(local: Any) -> Callable[[str], dict[str, Any]]:
 
 
 def raw_transactions(local: Any, n: int) -> tuple[list[float], list[float]]:
-    stage = build_admission_stage(local.aws, load_config(CONFIG))
+    stage = build_admission_stage(stage_deps(load_config(CONFIG), aws=local.aws))
     store = stage.admission.store
     scopes = {ScopeRef("key", "raw-" + uuid.uuid4().hex[:6]): Limits(budgets=[Budget(period="month",
                                                                                       limit_usd=Decimal(10**6))])}

@@ -34,10 +34,10 @@ import httpx
 
 from aigw.cache.entry import CachedResponse
 from aigw.cache.exact import DynamoExactStore, MemoryExactStore
-from aigw.cache.stage import build_cache_stage
+from aigw.cache.factory import build_cache_stage
 from aigw.cache.vectors import LocalVectorIndex, unit
 from aigw.config import load_config
-from aigw.gateway import build_services
+from aigw.gateway import build_services, stage_deps
 from aigw.http.app import create_app
 from aigw.local.environment import create_key, start_local_aws
 from aigw.names import CACHE
@@ -162,7 +162,7 @@ def gateway_paths(local: Any, n: int) -> None:
     variants = {"no cache": {}, "cache on": {"exact": True, "semantic": semantic}}
     for label, cache in variants.items():
         config = load_config({"models": models, "cache": cache})
-        stage = build_cache_stage(local.aws, config)  # only this stage: no admission, no guardrails
+        stage = build_cache_stage(stage_deps(config, aws=local.aws))  # only this stage: no admission, no guardrails
         services = build_services(config, aws=local.aws, stages=[stage] if stage else [],
                                   observer=Observer(metrics=False, stream=open(os.devnull, "w")))  # noqa: SIM115
         server = serve(create_app(services))

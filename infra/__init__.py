@@ -1,4 +1,4 @@
-"""The AWS side of aigw: one CDK stack composed of small constructs (DESIGN.md §1, §2).
+"""The AWS side of aigw: one CDK stack composed of small constructs (docs/DESIGN.md §1, §2).
 
 `app.py` builds the app from CDK context (`infra.settings`); `infra.stack.GatewayStack`
 composes the constructs in `infra.constructs` and holds every grant between them;

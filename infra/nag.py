@@ -22,7 +22,7 @@ PACK = "AwsSolutions"
 
 VIRTUAL_KEYS = (
     "/v1 is authenticated by the gateway's own virtual keys (a SHA-256 lookup in DynamoDB, cached in the "
-    "warm function; DESIGN.md §3-4): an API Gateway authorizer would add a second Lambda hop per request "
+    "warm function; docs/DESIGN.md §3-4): an API Gateway authorizer would add a second Lambda hop per request "
     "to check the same thing. /health is a public liveness probe that reveals nothing."
 )
 

@@ -1,6 +1,6 @@
 """Everything the stack is built from: the config file and a few CDK context values.
 
-The config file is the one input (DESIGN.md §3); it is validated here with the runtime's own
+The config file is the one input (docs/DESIGN.md §3); it is validated here with the runtime's own
 models, so a config the gateway would reject fails `cdk synth`, never a deploy. Context values
 are the knobs that are about the AWS deployment rather than the gateway's behaviour; each has
 a default, and `cdk.json` or `-c key=value` overrides it (values from `-c` arrive as strings).

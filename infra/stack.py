@@ -1,6 +1,6 @@
 """The gateway stack: composes the constructs and makes every grant between them, here only.
 
-What each function may do (DESIGN.md §1, least privilege):
+What each function may do (docs/DESIGN.md §1, least privilege):
 - gateway: read/write the three tables; read the provider secrets; invoke the configured
   Bedrock models (and the default embedder when the semantic cache uses it); use its vector
   collection when there is one.

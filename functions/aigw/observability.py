@@ -1,4 +1,4 @@
-"""One structured log line and one EMF metrics document per request (DESIGN.md §6).
+"""One structured log line and one EMF metrics document per request (docs/DESIGN.md §6).
 
 Metrics carry only low-cardinality dimensions (Team, Model, Provider; ErrorType on
 errors); key ids, request ids and the fallback path go in the log line. Both are written
@@ -13,11 +13,14 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from aigw import names as n
+from aigw.errors import GatewayError
 from aigw.names import METRICS_NAMESPACE, SERVICE_NAME
-from aigw.pipeline.context import RequestContext
+
+if TYPE_CHECKING:
+    from aigw.pipeline.context import RequestContext
 
 RecordSink = Callable[[dict[str, Any]], None]
 _ids = itertools.count()
@@ -29,6 +32,7 @@ def request_record(ctx: RequestContext) -> dict[str, Any]:
     record: dict[str, Any] = {
         "request_id": ctx.request_id,
         "api": ctx.api,
+        "operation": ctx.operation,
         "key_id": ctx.key.key_id,
         "team": ctx.key.team_id,
         "project": ctx.key.project,
@@ -39,6 +43,7 @@ def request_record(ctx: RequestContext) -> dict[str, Any]:
         "stream": ctx.stream,
         "status": ctx.status,
         "error_type": ctx.error.type if ctx.error else None,
+        "error_code": ctx.error.code if ctx.error else None,
         "error": ctx.error.message if ctx.error else None,
         "input_tokens": usage.input_tokens if usage else 0,
         "output_tokens": usage.output_tokens if usage else 0,
@@ -54,9 +59,19 @@ def request_record(ctx: RequestContext) -> dict[str, Any]:
         "retries": max(len(ctx.attempts) - 1, 0),
         "path": [f"{a.model}:{a.deployment}:{a.status}" for a in ctx.attempts],
         "disconnected": ctx.disconnected,
+        "stopped_by": ctx.stopped.by if ctx.stopped else None,
     }
-    record.update(ctx.log)
+    for name, value in ctx.log.items():  # stage fields are namespaced: they never replace a core field
+        record.setdefault(name, value)
     return record
+
+
+def refusal_record(request_id: str, api: str, route: str, error: GatewayError, latency_s: float,
+                   key_id: str | None = None, team: str | None = None) -> dict[str, Any]:
+    """The log line of a request refused before it reached the pipeline (bad body, unknown key...)."""
+    return {"request_id": request_id, "api": api, "route": route, "key_id": key_id, "team": team,
+            "status": error.status, "error_type": error.type, "error_code": error.code, "error": error.message,
+            "latency_ms": round(latency_s * 1000, 3)}
 
 
 def _json_logger(stream: TextIO) -> logging.Logger:
@@ -77,11 +92,30 @@ def _json_logger(stream: TextIO) -> logging.Logger:
     return logger
 
 
+class Listener:
+    """Hears the events of a request (e.g. tracing). Every method is optional: override what
+    you need. Called synchronously on the event loop; must be cheap and must not raise."""
+
+    def stage_start(self, ctx: RequestContext, stage: str) -> None: ...
+
+    def stage_end(self, ctx: RequestContext, stage: str, outcome: object) -> None: ...
+
+    def attempt_start(self, ctx: RequestContext, deployment: Any, number: int) -> None: ...
+
+    def attempt_end(self, ctx: RequestContext, attempt: Any) -> None: ...
+
+    def stream_end(self, ctx: RequestContext) -> None: ...
+
+    def request_done(self, ctx: RequestContext, record: dict[str, Any]) -> None: ...
+
+
 class Observer:
-    """Writes the request log line and its metrics; `sink` sees every record (tests, bench)."""
+    """The one place a request's events go: the log line and metrics (request_done and
+    refusals), and every `Listener` (stage, attempt and stream events) for spans and the like.
+    `sink` sees every record (tests, bench)."""
 
     def __init__(self, *, stream: TextIO | None = None, sink: RecordSink | None = None,
-                 metrics: bool = True) -> None:
+                 metrics: bool = True, listeners: list[Listener] | None = None) -> None:
         from aws_lambda_powertools.metrics import EphemeralMetrics
 
         self._logger = _json_logger(stream or sys.stdout)
@@ -89,10 +123,39 @@ class Observer:
         self._metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE) if metrics else None
         self._stream = stream or sys.stdout
         self._sink = sink
+        self.listeners: list[Listener] = list(listeners or [])
 
     @property
     def logger(self) -> Any:
         return self._logger
+
+    def _tell(self, event: str, *args: Any) -> None:
+        for listener in self.listeners:
+            try:
+                getattr(listener, event)(*args)
+            except Exception:  # a listener must never break a request
+                self._logger.exception("listener failed", extra={"listener": type(listener).__name__,
+                                                                 "event": event})
+
+    def stage_start(self, ctx: RequestContext, stage: str) -> None:
+        if self.listeners:
+            self._tell("stage_start", ctx, stage)
+
+    def stage_end(self, ctx: RequestContext, stage: str, outcome: object) -> None:
+        if self.listeners:
+            self._tell("stage_end", ctx, stage, outcome)
+
+    def attempt_start(self, ctx: Any, deployment: Any, number: int) -> None:
+        if self.listeners:
+            self._tell("attempt_start", ctx, deployment, number)
+
+    def attempt_end(self, ctx: Any, attempt: Any) -> None:
+        if self.listeners:
+            self._tell("attempt_end", ctx, attempt)
+
+    def stream_end(self, ctx: RequestContext) -> None:
+        if self.listeners:
+            self._tell("stream_end", ctx)
 
     def request_done(self, ctx: RequestContext) -> dict[str, Any]:
         record = request_record(ctx)
@@ -101,7 +164,45 @@ class Observer:
             self._emit_metrics(ctx, record)
         if self._sink is not None:
             self._sink(record)
+        if self.listeners:
+            self._tell("request_done", ctx, record)
         return record
+
+    def request_refused(self, record: dict[str, Any], *, unexpected: bool = False) -> None:
+        """A request that never reached the pipeline still leaves one log line and its metrics
+        (Requests, Errors, ErrorsByType), so auth failures show on the dashboard."""
+        (self._logger.error if unexpected else self._logger.info)("request", extra=record)
+        if self._metrics is not None:
+            self._emit_refusal_metrics(record)
+        if self._sink is not None:
+            self._sink(record)
+
+    def _emit_refusal_metrics(self, record: dict[str, Any]) -> None:
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        m = self._metrics
+        assert m is not None
+        values = {n.DIM_TEAM: record.get("team") or "none", n.DIM_MODEL: "none", n.DIM_PROVIDER: "none"}
+        for name in n.METRIC_DIMENSIONS_DETAIL:
+            m.add_dimension(name, values[name])
+        m.add_dimensions(**{name: values[name] for name in n.METRIC_DIMENSIONS_MODEL})
+        m.add_metric(n.METRIC_REQUESTS, MetricUnit.Count, 1)
+        m.add_metric(n.METRIC_ERRORS, MetricUnit.Count, 1)
+        m.add_metadata("request_id", record["request_id"])
+        document = m.serialize_metric_set()
+        m.clear_metrics()
+        self._write_errors_by_type(document, record["error_code"] or record["error_type"])
+        self._stream.write(json.dumps(document, separators=(",", ":")) + "\n")
+
+    def _write_errors_by_type(self, document: Any, error_type: str) -> None:
+        # Errors by type: a second, tiny document keyed by ErrorType alone.
+        document_errors = {
+            "_aws": {"Timestamp": document["_aws"]["Timestamp"], "CloudWatchMetrics": [
+                {"Namespace": n.METRICS_NAMESPACE, "Dimensions": [list(n.METRIC_DIMENSIONS_ERROR)],
+                 "Metrics": [{"Name": n.METRIC_ERRORS_BY_TYPE, "Unit": "Count"}]}]},
+            n.DIM_ERROR_TYPE: error_type, n.METRIC_ERRORS_BY_TYPE: 1,
+        }
+        self._stream.write(json.dumps(document_errors, separators=(",", ":")) + "\n")
 
     def _emit_metrics(self, ctx: RequestContext, record: dict[str, Any]) -> None:
         from aws_lambda_powertools.metrics import MetricUnit
@@ -143,12 +244,5 @@ class Observer:
         document = m.serialize_metric_set()
         m.clear_metrics()
         if ctx.error is not None:
-            # Errors by type: a second, tiny document keyed by ErrorType alone.
-            document_errors = {
-                "_aws": {"Timestamp": document["_aws"]["Timestamp"], "CloudWatchMetrics": [
-                    {"Namespace": n.METRICS_NAMESPACE, "Dimensions": [list(n.METRIC_DIMENSIONS_ERROR)],
-                     "Metrics": [{"Name": n.METRIC_ERRORS_BY_TYPE, "Unit": "Count"}]}]},
-                n.DIM_ERROR_TYPE: ctx.error.code or ctx.error.type, n.METRIC_ERRORS_BY_TYPE: 1,
-            }
-            self._stream.write(json.dumps(document_errors, separators=(",", ":")) + "\n")
+            self._write_errors_by_type(document, ctx.error.code or ctx.error.type)
         self._stream.write(json.dumps(document, separators=(",", ":")) + "\n")

@@ -23,7 +23,7 @@ PYTHON_VERSION = "3.13"
 # Lambda's python3.13 runs on Amazon Linux 2023 (glibc 2.34): manylinux2014 and 2_28 wheels both load.
 PIP_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 
-# AWS Lambda Web Adapter, published by AWS in every commercial region (DESIGN.md §8).
+# AWS Lambda Web Adapter, published by AWS in every commercial region (docs/DESIGN.md §8).
 WEB_ADAPTER_ACCOUNT = "753240598075"
 WEB_ADAPTER_LAYER = "LambdaAdapterLayerArm64"
 WEB_ADAPTER_VERSION = 26

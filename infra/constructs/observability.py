@@ -1,4 +1,4 @@
-"""The spend dashboard and the alarms (DESIGN.md §6), on the metrics named in `aigw.names`.
+"""The spend dashboard and the alarms (docs/DESIGN.md §6), on the metrics named in `aigw.names`.
 
 The runtime emits each request's metrics twice: per (Team, Model, Provider) and per Model
 (`METRIC_DIMENSIONS_DETAIL`, `METRIC_DIMENSIONS_MODEL`), plus `ErrorsByType` per ErrorType.

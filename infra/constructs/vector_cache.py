@@ -1,7 +1,7 @@
 """The semantic cache's vector store: an OpenSearch Serverless VECTORSEARCH collection.
 
 Created only when `cache.semantic.enabled`: a collection costs about $175/month at idle with
-standby replicas off (0.5 + 0.5 OCU) and about $350 with them on (DESIGN.md §8).
+standby replicas off (0.5 + 0.5 OCU) and about $350 with them on (docs/DESIGN.md §8).
 
 Network: the collection's endpoint is public. The gateway function runs outside a VPC (it
 calls public provider APIs), so a VPC endpoint would mean a VPC, NAT and an interface endpoint

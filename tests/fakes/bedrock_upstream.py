@@ -2,7 +2,7 @@
 
 ConverseStream answers in the real `application/vnd.amazon.eventstream` binary framing
 (prelude with total and headers length and its CRC32, typed headers, JSON payload, message
-CRC32), which botocore parses byte for byte. moto has no Converse (DESIGN.md §8).
+CRC32), which botocore parses byte for byte. moto has no Converse (docs/DESIGN.md §8).
 
 The upstream model id chooses the behaviour:
   ...fail-<status>...  that status with the matching error code header (429 ThrottlingException, ...)

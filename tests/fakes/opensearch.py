@@ -1,6 +1,6 @@
 """A fake OpenSearch Serverless data plane on loopback, for the semantic cache.
 
-moto has only the OpenSearch Serverless control plane (DESIGN.md §8), so this speaks the
+moto has only the OpenSearch Serverless control plane (docs/DESIGN.md §8), so this speaks the
 data plane's wire format for the three calls the cache makes, and is strict about them:
 
   PUT  /<index>          the documented knn_vector mapping (faiss, hnsw, innerproduct)

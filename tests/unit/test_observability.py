@@ -8,6 +8,7 @@ from aigw.auth.records import KeyRecord
 from aigw.config import load_config
 from aigw.errors import TooManyRequests
 from aigw.observability import Observer
+from aigw.pipeline.codec import OpenAICodec
 from aigw.pipeline.context import Attempt, RequestContext
 from aigw.pricing import Usage
 
@@ -16,9 +17,9 @@ def context(**fields: Any) -> RequestContext:
     config = load_config({"models": [{"name": "gpt-4o-mini", "deployments": [
         {"provider": "openai", "model": "gpt-4o-mini"}]}]})
     model = config.models[0]
-    ctx = RequestContext(request_id="req_1", api="chat", key=KeyRecord(key_hash="h" * 64, key_id="key_abc",
-                                                                        team_id="search", project="p1"),
-                         model=model, body={}, **fields)
+    key = KeyRecord(key_hash="h" * 64, key_id="key_abc", team_id="search", project="p1")
+    ctx = RequestContext(request_id="req_1", operation="chat", codec=OpenAICodec(), key=key, model=model, body={},
+                         **fields)
     ctx.deployment = model.deployments[0]
     ctx.served_model = model.name
     ctx.attempts = [Attempt("openai/gpt-4o-mini", "gpt-4o-mini", 200)]

@@ -20,43 +20,45 @@ Round trips to DynamoDB per request, once the key and scope limits are cached:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
 
+from aigw.aws import table_name
 from aigw.budgets.admission import Admission, Refusal, Reservation
 from aigw.budgets.counters import CounterStore
 from aigw.budgets.money import ZERO, ceil_pico, exact_cost, usd_text, worst_case
 from aigw.budgets.scopes import LimitsCache
-from aigw.config.models import GatewayConfig
+from aigw.config.models import GatewayConfig, ModelConfig
 from aigw.errors import GatewayError, TooManyRequests
 from aigw.names import COUNTERS, ENTITIES
 from aigw.pipeline.context import RequestContext
 from aigw.pipeline.stages import Reject, ShortCircuit
-from aigw.routing.router import Router
+from aigw.routing.router import Target
+from aigw.services import StageDeps
 
-STATE = "aigw.admission"
 logger = logging.getLogger("aigw.budgets")
 
 
 class AdmissionStage:
     name = "admission"
 
-    def __init__(self, admission: Admission, limits: LimitsCache, config: GatewayConfig) -> None:
+    def __init__(self, admission: Admission, limits: LimitsCache, config: GatewayConfig, *,
+                 candidates: Callable[[ModelConfig], Iterable[Target]]) -> None:
         self.admission = admission
         self.limits = limits
         self.config = config
-        self._router = Router(config)
+        self._candidates = candidates  # every deployment a request may reach (the router's, fallbacks included)
 
     async def before(self, ctx: RequestContext) -> ShortCircuit | None:
         try:
             scopes = await self.limits.limits(ctx.key)
             if not scopes:
-                ctx.state[STATE] = Reservation(charges=[], usd=ZERO, tokens=0)
+                ctx.put(Reservation(charges=[], usd=ZERO, tokens=0))
                 return None
             prompt = ctx.prompt_tokens()
             default_max = self.config.settings.default_max_output_tokens
-            max_out = 0 if ctx.api == "embeddings" else ctx.max_output_tokens(default_max)
-            prices = [t.deployment.resolved_price for t in self._router.candidates(ctx.model)]
+            max_out = 0 if ctx.operation == "embeddings" else ctx.max_output_tokens(default_max)
+            prices = [t.deployment.resolved_price for t in self._candidates(ctx.model)]
             usd = ceil_pico(worst_case(prompt, max_out, prices))
             result = await self.admission.admit(scopes, usd=usd, tokens=prompt + max_out, token="a" + ctx.request_id)
         except Exception:
@@ -70,19 +72,19 @@ class AdmissionStage:
             if result.retry_after_s is not None:
                 headers["retry-after"] = str(int(result.retry_after_s + 0.999))
             ctx.headers.update(headers)
-            ctx.log["refused_scope"] = result.scope.label()
+            ctx.log_for("budget")["refused_scope"] = result.scope.label()
             return Reject(TooManyRequests(result.message, code=result.code, headers=headers))
-        ctx.state[STATE] = result
-        ctx.log["reserved_usd"] = usd_text(result.usd)
+        ctx.put(result)
+        ctx.log_for("budget")["reserved_usd"] = usd_text(result.usd)
         ctx.headers.update(self.admission.remaining(result.charges).headers())
         return None
 
     async def after(self, ctx: RequestContext) -> None:
-        reservation: Reservation | None = ctx.state.get(STATE)
+        reservation = ctx.slot(Reservation)
         if reservation is None or reservation.settled:
             return
         cost, input_tokens, output_tokens = _actual(ctx)
-        ctx.log["charged_usd"] = str(cost)
+        ctx.log_for("budget")["charged_usd"] = str(cost)
         if not reservation.charges and ctx.usage is None:
             reservation.settled = True
             return  # nothing reserved and nothing used: no write at all
@@ -98,7 +100,7 @@ class AdmissionStage:
                 "counters": [f"{c.counter.pk}/{c.counter.sk}" for c in reservation.charges],
                 "reserved_usd": str(reservation.usd), "reserved_tokens": reservation.tokens,
                 "charged_usd": str(cost), "tokens": input_tokens + output_tokens})
-            ctx.log["settlement_failed"] = True
+            ctx.log_for("budget")["settlement_failed"] = True
             return
         if reservation.charges:
             ctx.headers.update(self.admission.remaining(reservation.charges).headers())
@@ -112,11 +114,11 @@ def _actual(ctx: RequestContext) -> tuple[Decimal, int, int]:
     return cost, usage.input_tokens, usage.output_tokens
 
 
-def build_admission_stage(aws: Any, config: GatewayConfig) -> AdmissionStage:
+def build_admission_stage(deps: StageDeps) -> AdmissionStage:
     """Always on: with no limits anywhere it costs no round trip before the upstream call and
     one after it (the usage aggregates behind `aigw usage`)."""
-    from aigw.gateway import table_name
-
-    store = CounterStore(lambda: aws.dynamodb_resource().meta.client, table_name=lambda: table_name(COUNTERS))
-    limits = LimitsCache(aws.dynamodb_resource, lambda: table_name(ENTITIES), ttl_s=config.settings.key_cache_ttl_s)
-    return AdmissionStage(Admission(store), limits, config)
+    aws = deps.aws
+    store = CounterStore(aws.dynamodb_client, table_name=lambda: table_name(COUNTERS))
+    ttl_s = deps.config.settings.key_cache_ttl_s
+    limits = LimitsCache(aws.dynamodb_resource, lambda: table_name(ENTITIES), ttl_s=ttl_s)
+    return AdmissionStage(Admission(store), limits, deps.config, candidates=deps.router.candidates)

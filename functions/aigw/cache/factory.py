@@ -6,42 +6,55 @@
                    model from `aigw[semantic-local]` - and without it the semantic layer is
                    off, with a warning (the exact layer still works)
 
-Injectable through `AwsResources.extra`: "bedrock-runtime" (a boto3 client),
-"cache.embedder", "cache.vector_index".
+Injectable: the embedder and the vector index (`StageDeps.embedder`, `.vector_index`), the
+bedrock-runtime client (`AwsResources.bedrock_runtime`). A provider-model embedder uses the
+process's own provider registry and credential store: nothing here builds a second pool.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from aigw.aws import AwsResources
 from aigw.cache.embedders import Embedder, LocalEmbedder, ProviderEmbedder, TitanEmbedder, local_embedder_available
 from aigw.cache.exact import DynamoExactStore
-from aigw.cache.stage import SemanticLayer
+from aigw.cache.stage import CacheStage, SemanticLayer
 from aigw.cache.vectors import LocalVectorIndex, VectorIndex
 from aigw.config import ConfigError
-from aigw.config.models import GatewayConfig
 from aigw.names import CACHE, ENV_VECTOR_COLLECTION_ENDPOINT, ENV_VECTOR_INDEX
-
-if TYPE_CHECKING:
-    from aigw.gateway import AwsResources
+from aigw.providers.base import EmbeddingsCall
+from aigw.services import StageDeps
 
 logger = logging.getLogger("aigw.cache")
+
+
+def build_cache_stage(deps: StageDeps) -> CacheStage | None:
+    """The stage for this config, or None when no layer is on for anyone."""
+    cache = deps.config.cache
+    if not cache.any_exact and not cache.any_semantic:
+        return None
+    exact = build_exact_store(deps.aws) if cache.any_exact else None
+    semantic = build_semantic_layer(deps) if cache.any_semantic else None
+    if exact is None and semantic is None:
+        return None
+    return CacheStage(deps.config, exact=exact, semantic=semantic)
 
 
 def build_exact_store(aws: AwsResources) -> DynamoExactStore:
     return DynamoExactStore(lambda: aws.table(CACHE))
 
 
-def build_semantic_layer(aws: AwsResources, config: GatewayConfig) -> SemanticLayer | None:
+def build_semantic_layer(deps: StageDeps) -> SemanticLayer | None:
+    config = deps.config
     semantic = config.cache.semantic
     endpoint = os.environ.get(ENV_VECTOR_COLLECTION_ENDPOINT)
     backend = semantic.backend if semantic.backend != "auto" else ("opensearch" if endpoint else "local")
-    embedder: Embedder | None = aws.extra.get("cache.embedder") or _embedder(aws, config, backend)
+    embedder: Embedder | None = deps.embedder or _embedder(deps, backend)
     if embedder is None:
         return None
-    index: VectorIndex | None = aws.extra.get("cache.vector_index")
+    index: VectorIndex | None = deps.vector_index
     if index is None and backend == "opensearch":
         if not endpoint:
             raise ConfigError(f"cache.semantic.backend is 'opensearch' but {ENV_VECTOR_COLLECTION_ENDPOINT} is not set")
@@ -53,7 +66,8 @@ def build_semantic_layer(aws: AwsResources, config: GatewayConfig) -> SemanticLa
                          guard=semantic.guard)
 
 
-def _embedder(aws: AwsResources, config: GatewayConfig, backend: str) -> Embedder | None:
+def _embedder(deps: StageDeps, backend: str) -> Embedder | None:
+    config, aws = deps.config, deps.aws
     semantic = config.cache.semantic
     kind = semantic.embedder
     if kind == "auto":
@@ -65,29 +79,20 @@ def _embedder(aws: AwsResources, config: GatewayConfig, backend: str) -> Embedde
         return LocalEmbedder()
     if kind == "titan":
         def client() -> Any:
-            if "bedrock-runtime" not in aws.extra:
-                import boto3
-
-                aws.extra["bedrock-runtime"] = boto3.client("bedrock-runtime", region_name=semantic.region)
-            return aws.extra["bedrock-runtime"]
+            return aws.bedrock_runtime_client(semantic.region)
 
         return TitanEmbedder(client, model_id=semantic.titan_model_id, dimensions=semantic.dimensions)
-    return _provider_embedder(aws, config)
+    return _provider_embedder(deps)
 
 
-def _provider_embedder(aws: AwsResources, config: GatewayConfig) -> Embedder:
+def _provider_embedder(deps: StageDeps) -> Embedder:
+    config = deps.config
     name = config.cache.semantic.embedding_model
     model = config.model(name) if name else None
     if model is None or model.mode != "embedding":
         raise ConfigError(f"cache.semantic.embedding_model {name!r} must name a configured embedding model")
-    from aigw.credentials import CredentialStore
-    from aigw.gateway import default_http_client
-    from aigw.providers.base import EmbeddingsCall
-    from aigw.providers.registry import ProviderRegistry
-
     deployment = model.deployments[0]
-    registry = ProviderRegistry(default_http_client())
-    credentials = CredentialStore(aws.secrets_client) if deployment.credentials else None
+    registry, credentials = deps.providers, deps.credentials
 
     async def call(texts: list[str]) -> Any:
         credential = await credentials.get(deployment.credentials) if credentials and deployment.credentials else None

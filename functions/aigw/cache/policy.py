@@ -92,7 +92,10 @@ def is_deterministic(body: Mapping[str, Any]) -> bool:
 
 
 def plan_request(config: CacheConfig, key: KeyRecord, body: Mapping[str, Any],
-                 headers: Mapping[str, str], *, semantic_available: bool = True) -> CachePlan | Skip:
+                 headers: Mapping[str, str], *, semantic_available: bool = True,
+                 api: str = "openai") -> CachePlan | Skip:
+    """`api` is the client's API: its answers are cached apart from other front doors' (a
+    native answer is stored in that API's shape)."""
     directives, ttl = parse_controls(headers, config.max_ttl_s)
     exact_on, semantic_on, scoped_ttl = layers_for(config, key)
     semantic_on = semantic_on and semantic_available
@@ -106,7 +109,7 @@ def plan_request(config: CacheConfig, key: KeyRecord, body: Mapping[str, Any],
     semantic = _semantic(body, config.semantic.max_prompt_chars) if semantic_on else None
     if not exact_on and semantic is None:
         return Skip("not eligible for the semantic layer")
-    namespace = namespace_for(key, config.namespace)
+    namespace = namespace_for(key, config.namespace) + ("" if api == "openai" else f"#{api}")
     return CachePlan(
         namespace=namespace,
         key=exact_key(namespace, body),

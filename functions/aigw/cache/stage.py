@@ -4,21 +4,26 @@
                exact lookup -> Respond(cache="hit"); semantic lookup above the threshold ->
                Respond(cache="semantic-hit", x-aigw-cache-similarity). The pipeline replays a
                hit as a stream when the client asked for one.
-    on_chunk   (ChunkFilter) assembles a streamed answer, only when it will be stored
+    on_chunk   (OutputFilter) assembles a streamed answer, only when it will be stored;
+    on_body    keeps a complete answer, as the upstream gave it (before later filters)
     after      stores a complete, successful miss in each layer that is on
 
 A hit costs the caller nothing (`ctx.cost_usd` stays 0, and admission never runs) but its
 usage is reported and counted; `saved_cost_usd` in the log line prices it at the
 deployment that produced it. A cache failure, or a lookup or store slower than
 `cache.lookup_timeout_s`, never fails or holds a request: it is a miss, logged with `cache_error`.
+
+Keys are per client API (`/v1/messages` and `/v1/chat/completions` answers are cached apart, as
+an answer may be stored in its native shape); embeddings are not cached.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
@@ -32,15 +37,11 @@ from aigw.cache.vectors import VectorIndex
 from aigw.config.models import GatewayConfig
 from aigw.errors import InvalidRequest
 from aigw.pipeline.context import RequestContext
-from aigw.pipeline.stages import Reject, Respond, ShortCircuit
+from aigw.pipeline.stages import Reject, Respond, ShortCircuit, Stop
 from aigw.pricing.cost import Usage, cost_usd
 from aigw.providers.base import ChatChunk, ChatResult
 
-if TYPE_CHECKING:
-    from aigw.gateway import AwsResources
-
 logger = logging.getLogger("aigw.cache")
-STATE_KEY = "cache"
 
 
 @dataclass(slots=True)
@@ -53,10 +54,13 @@ class SemanticLayer:
 
 
 @dataclass(slots=True)
-class _State:
+class CacheState:
+    """This stage's slot on the request (`ctx.slot(CacheState)`)."""
+
     plan: CachePlan
     vector: list[float] | None = None
     assembler: StreamAssembler | None = None
+    answer: dict[str, Any] | None = None  # a complete answer as the upstream gave it
     stored: list[str] = field(default_factory=list)
 
 
@@ -78,25 +82,26 @@ class CacheStage:
 
     # ---- lookup -----------------------------------------------------------------------------
     async def before(self, ctx: RequestContext) -> ShortCircuit | None:
-        if ctx.api != "chat":
+        if ctx.operation != "chat":
             return None
+        log = ctx.log_for("cache")
         try:
             plan = plan_request(self.config.cache, ctx.key, ctx.body, ctx.request_headers,
-                                semantic_available=self.semantic is not None)
+                                semantic_available=self.semantic is not None, api=ctx.api)
         except InvalidRequest as exc:
             return Reject(exc)
         if isinstance(plan, Skip):
             ctx.cache = "skip"
-            ctx.log["cache_skip"] = plan.reason
+            log["cache_skip"] = plan.reason
             return None
-        state = _State(plan)
-        ctx.state[STATE_KEY] = state
+        state = CacheState(plan)
+        ctx.put(state)
         if plan.store and ctx.stream:
             state.assembler = StreamAssembler()
-        ctx.log["cache_key"] = plan.key[:16]
+        log["cache_key"] = plan.key[:16]
         if not plan.lookup:
             ctx.cache = "skip"
-            ctx.log["cache_skip"] = "no-cache"
+            log["cache_skip"] = "no-cache"
             return None
         started = time.perf_counter()
         try:
@@ -106,9 +111,9 @@ class CacheStage:
             self._degraded(ctx, "lookup", TimeoutError("cache lookup timed out"))
             return None
         finally:
-            ctx.log["cache_lookup_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            log["cache_lookup_ms"] = round((time.perf_counter() - started) * 1000, 3)
 
-    async def _lookup(self, ctx: RequestContext, state: _State) -> Respond | None:
+    async def _lookup(self, ctx: RequestContext, state: CacheState) -> Respond | None:
         plan = state.plan
         if plan.exact and self.exact is not None:
             try:
@@ -130,13 +135,13 @@ class CacheStage:
             return None
         if not hits:
             return None
-        ctx.log["cache_similarity"] = round(max(h.score for h in hits), 6)
+        ctx.log_for("cache")["cache_similarity"] = round(max(h.score for h in hits), 6)
         for hit in sorted(hits, key=lambda h: -h.score):
             if hit.score < layer.threshold:
                 break
             refused = same_question(plan.semantic.text, str(hit.payload.get("prompt") or "")) if layer.guard else None
             if refused is not None:
-                ctx.log["cache_guard"] = refused
+                ctx.log_for("cache")["cache_guard"] = refused
                 continue
             try:
                 entry = CachedResponse.from_text(hit.payload["response"])
@@ -150,9 +155,10 @@ class CacheStage:
              headers: dict[str, str] | None = None) -> Respond:
         result = entry.to_result(ctx.request_id)
         saved = self._saved_cost(ctx, entry, result)
+        log = ctx.log_for("cache")
         if saved is not None:
-            ctx.log["saved_cost_usd"] = round(saved, 10)
-        ctx.log["cache_age_s"] = round(max(time.time() - entry.created_at, 0.0), 3)
+            log["saved_cost_usd"] = round(saved, 10)
+        log["cache_age_s"] = round(max(time.time() - entry.created_at, 0.0), 3)
         return Respond(result, cache=status, headers=dict(headers or {}))
 
     def _saved_cost(self, ctx: RequestContext, entry: CachedResponse, result: ChatResult) -> float | None:
@@ -163,18 +169,29 @@ class CacheStage:
         return cost_usd(result.usage, chosen.price)
 
     # ---- store --------------------------------------------------------------------------------
-    def on_chunk(self, ctx: RequestContext, chunk: ChatChunk) -> ChatChunk | None:
-        state = ctx.state.get(STATE_KEY)
+    async def on_chunk(self, ctx: RequestContext, chunk: ChatChunk) -> Sequence[ChatChunk] | Stop:
+        state = ctx.slot(CacheState)
         if state is not None and state.assembler is not None:
             state.assembler.add(chunk)
-        return chunk
+        return (chunk,)
+
+    async def on_end(self, ctx: RequestContext) -> Sequence[ChatChunk] | Stop:
+        return ()
+
+    async def on_body(self, ctx: RequestContext, result: ChatResult) -> ChatResult | Stop:
+        state = ctx.slot(CacheState)
+        if state is not None and state.plan.store and ctx.cache not in ("hit", "semantic-hit"):
+            state.answer = dict(result.body)
+        return result
 
     async def after(self, ctx: RequestContext) -> None:
-        state: _State | None = ctx.state.get(STATE_KEY)
+        state = ctx.slot(CacheState)
         if state is None or not state.plan.store or ctx.cache in ("hit", "semantic-hit"):
             return
         if ctx.status != 200 or ctx.error is not None or ctx.disconnected or ctx.deployment is None:
             return
+        if ctx.stopped is not None:
+            return  # an output filter stopped the answer: never replay it
         if ctx.served_model not in (None, ctx.model.name):
             return  # a fallback answered: never cache another model's answer under this model's name
         body = self._answer(ctx, state)
@@ -189,9 +206,9 @@ class CacheStage:
         if scope.cancelled_caught:
             self._degraded(ctx, "store", TimeoutError("cache store timed out"))
         if state.stored:
-            ctx.log["cache_stored"] = state.stored
+            ctx.log_for("cache")["cache_stored"] = state.stored
 
-    async def _store(self, ctx: RequestContext, state: _State, entry: CachedResponse) -> None:
+    async def _store(self, ctx: RequestContext, state: CacheState, entry: CachedResponse) -> None:
         plan = state.plan
         if plan.exact and self.exact is not None:
             try:
@@ -210,28 +227,14 @@ class CacheStage:
             except Exception as exc:
                 self._degraded(ctx, "semantic store", exc)
 
-    def _answer(self, ctx: RequestContext, state: _State) -> dict[str, Any] | None:
+    def _answer(self, ctx: RequestContext, state: CacheState) -> dict[str, Any] | None:
         if ctx.stream:
             return state.assembler.completion() if state.assembler is not None else None
-        result = ctx.state.get("result")
-        return dict(result.body) if isinstance(result, ChatResult) else None
+        return state.answer
 
     def _degraded(self, ctx: RequestContext, where: str, exc: BaseException) -> None:
         error = f"{where}: {type(exc).__name__}"
-        ctx.log["cache_error"] = f"{ctx.log['cache_error']}; {error}" if ctx.log.get("cache_error") else error
+        log = ctx.log_for("cache")
+        log["cache_error"] = f"{log['cache_error']}; {error}" if log.get("cache_error") else error
         logger.warning("cache %s failed; treated as a miss", where,
                        extra={"request_id": ctx.request_id, "error": repr(exc)[:300]})
-
-
-def build_cache_stage(aws: AwsResources, config: GatewayConfig) -> CacheStage | None:
-    """The stage for this config, or None when no layer is on for anyone."""
-    from aigw.cache.factory import build_exact_store, build_semantic_layer
-
-    cache = config.cache
-    if not cache.any_exact and not cache.any_semantic:
-        return None
-    exact = build_exact_store(aws) if cache.any_exact else None
-    semantic = build_semantic_layer(aws, config) if cache.any_semantic else None
-    if exact is None and semantic is None:
-        return None
-    return CacheStage(config, exact=exact, semantic=semantic)

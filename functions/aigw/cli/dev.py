@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aigw.gateway import Services
+    from aigw.services import Services
 
 from aigw.names import ENV_ADMIN_TOKEN, ENV_CONFIG_PATH, ENV_DEV_KEY
 
@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--config", default=os.environ.get(ENV_CONFIG_PATH),
-                        help="config file (YAML/JSON, DESIGN.md §3); default: the built-in mock models")
+                        help="config file (YAML/JSON, docs/DESIGN.md §3); default: the built-in mock models")
     parser.set_defaults(handler=run)
 
 

@@ -1,4 +1,4 @@
-"""The one configuration file (DESIGN.md §3): its schema and its loader."""
+"""The one configuration file (docs/DESIGN.md §3): its schema and its loader."""
 
 from aigw.config.loader import ConfigError, load_config, load_config_file
 from aigw.config.models import (

@@ -167,6 +167,10 @@ class ServerSettings(_Strict):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     key_cache_ttl_s: float = Field(default=30.0, ge=0, description="a revoked key works at most this long")
     default_max_output_tokens: int = Field(default=4_096, gt=0)
+    # A client slower than this sending its body gets a 408 (a dripping client holds nothing open).
+    body_read_timeout_s: float = Field(default=30.0, gt=0)
+    # Browser origins allowed to call the data plane (CORS); off when empty.
+    cors_allow_origins: list[str] = Field(default_factory=list)
 
 
 class GatewayConfig(_Strict):

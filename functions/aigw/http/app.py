@@ -1,25 +1,29 @@
-"""The data-plane ASGI app. Routes only: each handler authenticates, validates and hands a
-`RequestContext` to the pipeline. Any exception that escapes becomes a 500 in the API's
-own envelope, with the details in the log and never in the response."""
+"""The data-plane ASGI app. Routes only: each handler is a front door served by
+`http.frontdoor.serve`. Any exception that escapes becomes a 500 in the client API's own
+envelope, carrying the request id of the log line that has the details."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import importlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aigw.errors import GatewayError
-from aigw.gateway import Services
-from aigw.http.common import error_response, new_request_id
+from aigw.http.common import REQUEST_ID_SCOPE_KEY, api_of, error_response, new_request_id, request_id_of
+from aigw.http.frontdoor import refused
 from aigw.http.openai_api import OpenAIRoutes
 from aigw.names import HEALTH_PATH
+from aigw.observability import Observer, refusal_record
+from aigw.services import Services
 
 # Route groups beyond the OpenAI front door, as "module:function" (each takes the services
 # and returns Starlette routes), e.g. the Anthropic front door "aigw.http.anthropic_api:routes".
@@ -37,21 +41,25 @@ def create_app(services: Services, *, extra_routes: list[RouteFactory] | None = 
         return JSONResponse({"status": "ok"})
 
     async def not_found(request: Request) -> Response:
-        return error_response(GatewayError(f"no route for {request.method} {request.url.path}", status=404,
-                                           type="invalid_request_error", code="unknown_url"), new_request_id())
+        api = api_of(request.url.path, request.headers)
+        error = GatewayError(f"no route for {request.method} {request.url.path}", status=404,
+                             type="invalid_request_error", code="unknown_url")
+        refused(services, request, api, error, time.perf_counter(), None, request_id_of(request))
+        return error_response(error, request_id_of(request), envelope=api)
 
     routes = [
         Route(HEALTH_PATH, health, methods=["GET"]),
         Route("/v1/chat/completions", openai.chat_completions, methods=["POST"]),
         Route("/v1/embeddings", openai.embeddings, methods=["POST"]),
         Route("/v1/models", openai.models, methods=["GET"]),
+        Route("/v1/models/{model:path}", openai.model, methods=["GET"]),
     ]
     for path in ROUTE_MODULES:
         module, _, function = path.partition(":")
         routes.extend(getattr(importlib.import_module(module), function)(services))
     for factory in extra_routes or []:
         routes.extend(factory(services))
-    routes.append(Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
+    routes.append(Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -61,21 +69,32 @@ def create_app(services: Services, *, extra_routes: list[RouteFactory] | None = 
         await services.aclose()
 
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.add_middleware(_CatchAll, logger=services.pipeline.observer.logger)
+    origins = services.config.settings.cors_allow_origins
+    if origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["*"], expose_headers=["x-request-id", "request-id", "x-aigw-cache",
+                                                                "x-aigw-cost-usd", "retry-after"])
+    app.add_middleware(_Edge, observer=services.pipeline.observer)
     return app
 
 
-class _CatchAll:
-    """Last line of defence: an unexpected exception becomes a clean 500, logged in full."""
+class _Edge:
+    """Gives each request its id, and is the last line of defence: an unexpected exception
+    becomes a clean 500 whose request id is the one in the (error) log line."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]], logger: Any) -> None:
+    def __init__(self, app: Callable[..., Awaitable[None]], observer: Observer) -> None:
         self.app = app
-        self.logger = logger
+        self.observer = observer
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        request_id = new_request_id()
+        scope[REQUEST_ID_SCOPE_KEY] = request_id
+        started_at = time.perf_counter()
         started = False
 
         async def tracking_send(message: Any) -> None:
@@ -86,10 +105,14 @@ class _CatchAll:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
-            self.logger.exception("unhandled error", extra={"path": scope.get("path")})
+        except Exception as exc:
+            path = scope.get("path", "")
+            api = api_of(path, Headers(scope=scope))
+            error = GatewayError("internal error; see the gateway log")
+            self.observer.logger.exception("unhandled error", extra={"path": path, "request_id": request_id,
+                                                                      "error": type(exc).__name__})
+            self.observer.request_refused(refusal_record(request_id, api, path, error,
+                                                         time.perf_counter() - started_at), unexpected=True)
             if not started:
-                envelope = "anthropic" if scope.get("path", "").startswith("/v1/messages") else "openai"
-                response = error_response(GatewayError("internal error; see the gateway log"), new_request_id(),
-                                          envelope=envelope)
+                response = error_response(error, request_id, envelope=api)
                 await response(scope, receive, send)

@@ -1,38 +1,73 @@
-"""Steps 1-2 of the hot path, shared by every front door: read the body within its
-limit, authenticate the key, resolve the model and check the key may use it."""
+"""Steps 1-2 of the hot path, shared by every front door: read the body within its limits,
+authenticate the key, resolve the model and check the key may use it; and how errors are
+rendered in each client API's envelope."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
-from starlette.requests import Request
+import anyio
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from aigw.auth.keys import extract_key
 from aigw.auth.records import KeyRecord
 from aigw.config.models import ModelConfig
 from aigw.errors import AuthenticationFailed, GatewayError, NotFound, PayloadTooLarge, PermissionDenied
-from aigw.gateway import Services
 from aigw.http.streaming import EventStreamResponse
 from aigw.pipeline.outcome import JsonOutcome, Outcome
+from aigw.services import Services
+
+REQUEST_ID_SCOPE_KEY = "aigw.request_id"  # set once per request by the app's edge middleware
+
+
+class ClientClosed(GatewayError):
+    """The client went away while sending its body (not an error of ours: logged at INFO)."""
+
+    status = 499
+    type = "client_closed_request"
+    code = "client_closed"
+
+
+class BodyTimeout(GatewayError):
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
 
 
 def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+def request_id_of(request: Request) -> str:
+    """The request id the edge middleware gave this request (the same one its log line has)."""
+    existing = request.scope.get(REQUEST_ID_SCOPE_KEY)
+    if isinstance(existing, str):
+        return existing
+    request_id = new_request_id()
+    request.scope[REQUEST_ID_SCOPE_KEY] = request_id
+    return request_id
+
+
+async def read_body(request: Request, limit: int, timeout_s: float | None = None) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        with anyio.fail_after(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+                chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientClosed("the client closed the connection while sending the request body") from None
+    except TimeoutError:
+        raise BodyTimeout(f"the request body did not arrive within {timeout_s:g} s") from None
     return b"".join(chunks)
 
 
@@ -65,11 +100,23 @@ def render(outcome: Outcome) -> Response:
     return EventStreamResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)
 
 
+def envelope_body(exc: GatewayError, api: str) -> dict[str, Any]:
+    """The error body of a client API (the Responses API uses OpenAI's)."""
+    return exc.anthropic_body() if api == "anthropic" else exc.openai_body()
+
+
+def api_of(path: str, headers: Mapping[str, str]) -> str:
+    """The API a client speaks, for answers no front door renders (unknown routes, 500s)."""
+    if path.startswith("/v1/messages") or "anthropic-version" in headers:
+        return "anthropic"
+    return "openai"
+
+
 def error_response(exc: GatewayError, request_id: str, *, envelope: str = "openai",
-                   headers: dict[str, str] | None = None) -> Response:
-    body: dict[str, Any] = exc.anthropic_body() if envelope == "anthropic" else exc.openai_body()
+                   headers: dict[str, str] | None = None, body: dict[str, Any] | None = None) -> Response:
     merged = {**(headers or {}), **exc.headers, "x-request-id": request_id}
     retry_after = getattr(exc, "retry_after_s", None)
     if exc.status == 429 and retry_after and "retry-after" not in merged:
         merged["retry-after"] = str(max(int(retry_after + 0.999), 1))
-    return JSONResponse(body, status_code=exc.status, headers=merged)
+    content = body if body is not None else envelope_body(exc, envelope)
+    return JSONResponse(content, status_code=exc.status, headers=merged)

@@ -15,9 +15,9 @@ from typing import Any
 
 from aigw.auth.keys import generate_key, hash_key, key_prefix
 from aigw.auth.records import KeyRecord
+from aigw.aws import AwsResources
 from aigw.config.models import GatewayConfig
 from aigw.credentials import secret_name
-from aigw.gateway import AwsResources
 from aigw.local.moto_server import MotoServer, start_moto
 from aigw.local.resources import create_tables, put_local_secrets
 

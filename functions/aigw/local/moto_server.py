@@ -1,7 +1,7 @@
 """moto in server mode, in-process, one operation at a time.
 
 moto's threaded server does not apply a DynamoDB operation atomically: two racing
-conditional updates on one item can both pass (DESIGN.md §8). DynamoDB serializes writes
+conditional updates on one item can both pass (docs/DESIGN.md §8). DynamoDB serializes writes
 to an item, so we serialize moto's requests behind one lock; otherwise a race test would
 measure moto instead of the gateway.
 """

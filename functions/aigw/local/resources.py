@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aigw.gateway import table_name
+from aigw.aws import table_name
 from aigw.names import PK, SK, TABLES, TableSpec
 
 

@@ -1,1 +1,1 @@
-"""The request pipeline (DESIGN.md §4): fixed steps, pluggable stages, typed short-circuits."""
+"""The request pipeline (docs/DESIGN.md §4): fixed steps, pluggable stages, typed short-circuits."""

@@ -1,21 +1,21 @@
-"""The hot path, top to bottom (DESIGN.md §4).
+"""The hot path, top to bottom (docs/DESIGN.md §4).
 
-Steps 1-2 (authenticate, validate, resolve the model) happen in the HTTP layer, which
-builds the `RequestContext`. This module runs the rest:
+Steps 1-2 (authenticate, validate, resolve the model) happen in the front door, which
+builds the `RequestContext` with its codec. This module runs the rest:
 
     3-5  stages' `before`, in order: guardrails, cache, admission (any may short-circuit)
     6    route: pick a deployment, call it, retry and fall back (routing.Router)
-    7    settle: usage and cost, stages' `after` in reverse, one log line and metrics
+    7    the answer goes back out through the stages' output filters (reverse order), then
+         settle: usage and cost, stages' `after` in reverse, one log line and metrics
 
-For a stream, step 7 runs when the stream ends, however it ends: completed, broken
-upstream, or client gone (the upstream call is then cancelled).
+For a stream, step 7 runs when the stream ends, however it ends: completed, stopped by a
+filter, broken upstream, or client gone (the upstream call is then cancelled).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -26,27 +26,24 @@ from aigw.credentials import CredentialStore
 from aigw.errors import GatewayError, UpstreamError
 from aigw.observability import Observer
 from aigw.pipeline.accounting import collect_stream_text, completion_text, settle_usage
-from aigw.pipeline.codec import ClientCodec, OpenAICodec
+from aigw.pipeline.codec import stop_chunk, stopped_body
 from aigw.pipeline.context import RequestContext
+from aigw.pipeline.filters import FilterChain
+from aigw.pipeline.headers import response_headers
 from aigw.pipeline.outcome import JsonOutcome, Outcome, StreamOutcome
 from aigw.pipeline.replay import completion_to_chunks
-from aigw.pipeline.stages import ChunkFilter, Reject, Respond, Stage
+from aigw.pipeline.stages import Reject, Respond, Stage, Stop
 from aigw.pricing.cost import Usage
 from aigw.providers.base import ChatCall, ChatChunk, ChatResult, Credential, EmbeddingsCall, StreamEvent
 from aigw.providers.registry import ProviderRegistry
+from aigw.routing.attempts import waiting_upstream
 from aigw.routing.router import Router, Target
-
-
-def codec_for(ctx: RequestContext) -> ClientCodec:
-    """The client's framing: set by its front door (`ctx.codec`), else OpenAI's."""
-    return ctx.codec if ctx.codec is not None else OpenAICodec(ctx.include_usage)
 
 
 class Pipeline:
     def __init__(self, *, stages: Sequence[Stage], router: Router, providers: ProviderRegistry,
                  credentials: CredentialStore | None, observer: Observer) -> None:
         self.stages = list(stages)
-        self._filters = [s for s in self.stages if isinstance(s, ChunkFilter)]
         self.router = router
         self.providers = providers
         self.credentials = credentials
@@ -58,29 +55,30 @@ class Pipeline:
         try:
             for stage in self.stages:
                 ran.append(stage)
+                self.observer.stage_start(ctx, stage.name)
                 short = await stage.before(ctx)
+                self.observer.stage_end(ctx, stage.name, short)
                 if isinstance(short, Reject):
                     raise short.error
                 if isinstance(short, Respond):
                     return await self._respond(ctx, short, ran)
-            if ctx.api == "embeddings":
+            if ctx.operation == "embeddings":
                 return await self._embeddings(ctx, ran)
             if ctx.stream:
-                first, events = await self.router.run(ctx, lambda t: self._open_stream(ctx, t))
-                return StreamOutcome(self._client_stream(ctx, first, events, ran), self._headers(ctx))
+                first, events = await self.router.run(ctx, lambda t: self._open_stream(ctx, t), streaming=True)
+                return StreamOutcome(self._client_stream(ctx, first, events, ran), response_headers(ctx))
             result = await self.router.run(ctx, lambda t: self._complete(ctx, t))
+            ctx.usage = result.usage
+            settle_usage(ctx, generated_text=completion_text(result.body) if result.usage is None else None)
+            result = await self._filtered(ctx, result, ran)
         except GatewayError as exc:
             await self._fail(ctx, exc, ran)
             raise
         except BaseException as exc:
             await self._fail(ctx, GatewayError(f"internal error: {type(exc).__name__}"), ran)
             raise
-        ctx.usage = result.usage
-        settle_usage(ctx, generated_text=completion_text(result.body) if result.usage is None else None)
-        await self._finish(ctx, ran, result=result)
-        headers = self._headers(ctx)
-        headers["x-aigw-cost-usd"] = f"{ctx.cost_usd:.8f}"
-        return JsonOutcome(codec_for(ctx).body(result.body, ctx.usage), headers)
+        await self._finish(ctx, ran)
+        return JsonOutcome(ctx.codec.body(result, ctx.usage), response_headers(ctx, cost=True))
 
     # ---- step 6: upstream calls ----------------------------------------------------------------
     async def _credential(self, deployment: Deployment) -> Credential | None:
@@ -88,31 +86,27 @@ class Pipeline:
             return None
         return await self.credentials.get(deployment.credentials)
 
-    async def _complete(self, ctx: RequestContext, target: Target) -> ChatResult:
-        call = ChatCall(ctx.body, target.deployment, await self._credential(target.deployment), ctx.request_id,
+    async def _call(self, ctx: RequestContext, target: Target) -> ChatCall:
+        return ChatCall(ctx.body, target.deployment, await self._credential(target.deployment), ctx.request_id,
                         native=ctx.native)
+
+    async def _complete(self, ctx: RequestContext, target: Target) -> ChatResult:
+        call = await self._call(ctx, target)
         provider = self.providers.chat(target.deployment.provider)
-        started = time.perf_counter()
-        try:
+        with waiting_upstream(ctx):
             return await provider.complete(call)
-        finally:
-            ctx.upstream_s += time.perf_counter() - started
 
     async def _open_stream(self, ctx: RequestContext, target: Target) -> tuple[StreamEvent,
                                                                                 AsyncIterator[StreamEvent]]:
         """Start the upstream stream and wait for its first event, so a failure before the
         first byte can still fail over (and reach the client as a proper HTTP status)."""
-        call = ChatCall(ctx.body, target.deployment, await self._credential(target.deployment), ctx.request_id,
-                        native=ctx.native)
-        events = self.providers.chat(target.deployment.provider).stream(call)
-        started = time.perf_counter()
+        events = self.providers.chat(target.deployment.provider).stream(await self._call(ctx, target))
         try:
-            first = await anext(events)
+            with waiting_upstream(ctx):
+                first = await anext(events)
         except StopAsyncIteration:
             raise UpstreamError("upstream closed the stream without a response", status=502,
-                                retryable=True) from None
-        finally:
-            ctx.upstream_s += time.perf_counter() - started
+                                retryable=True, code="truncated") from None
         ctx.first_token_s = ctx.elapsed_s()
         return first, events
 
@@ -121,47 +115,65 @@ class Pipeline:
             provider = self.providers.embeddings(target.deployment.provider)
             call = EmbeddingsCall(ctx.body, target.deployment, await self._credential(target.deployment),
                                   ctx.request_id)
-            started = time.perf_counter()
-            try:
+            with waiting_upstream(ctx):
                 return await provider.embed(call)
-            finally:
-                ctx.upstream_s += time.perf_counter() - started
 
-        result = await self.router.run(ctx, attempt)
+        try:
+            result = await self.router.run(ctx, attempt)
+        except GatewayError as exc:
+            await self._fail(ctx, exc, ran)
+            raise
         ctx.usage = result.usage
         settle_usage(ctx)
         await self._finish(ctx, ran)
-        headers = self._headers(ctx)
-        headers["x-aigw-cost-usd"] = f"{ctx.cost_usd:.8f}"
-        return JsonOutcome(result.body, headers)
+        return JsonOutcome(result.body, response_headers(ctx, cost=True))
 
-    # ---- the client's stream ---------------------------------------------------------------------
+    # ---- step 7: the answer goes out through the filters ------------------------------------------
+    async def _filtered(self, ctx: RequestContext, result: ChatResult, ran: list[Stage]) -> ChatResult:
+        chain = FilterChain.of(ran)
+        verdict = await chain.body(ctx, result) if chain else result
+        if isinstance(verdict, Stop):
+            ctx.stopped = verdict
+            verdict = ChatResult(stopped_body(result.body, verdict.reason), result.usage)
+        ctx.result = verdict
+        return verdict
+
     def _client_stream(self, ctx: RequestContext, first: StreamEvent, events: AsyncIterator[StreamEvent],
                        ran: list[Stage]) -> AsyncIterator[bytes]:
-        return _SettlingStream(ctx, self._frames(ctx, first, events), lambda: self._end_stream(ctx, events, ran))
+        return _SettlingStream(ctx, self._frames(ctx, first, events, FilterChain.of(ran)),
+                               lambda: self._end_stream(ctx, events, ran))
 
-    async def _frames(self, ctx: RequestContext, first: StreamEvent,
-                      events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
-        """The client's SSE frames, in its API's framing (`codec_for`); usage is lifted out and
-        re-emitted only if the client's API or options ask for it."""
+    async def _frames(self, ctx: RequestContext, first: StreamEvent, events: AsyncIterator[StreamEvent],
+                      chain: FilterChain) -> AsyncIterator[bytes]:
+        """The client's SSE frames, in its API's framing; usage is lifted out and re-emitted only
+        if the client's API or options ask for it. Generated text is kept (to bill it if the
+        upstream never reports usage) before any filter sees it."""
+        codec = ctx.codec
         last: ChatChunk | None = None
-        codec = codec_for(ctx)
         try:
             event: StreamEvent | None = first
             while event is not None:
                 if isinstance(event, Usage):
                     ctx.usage = event
                 else:
-                    chunk: ChatChunk | None = event
-                    for f in self._filters:
-                        chunk = f.on_chunk(ctx, chunk) if chunk is not None else None
-                    if chunk is not None:
+                    collect_stream_text(ctx, event)
+                    out = await chain.chunk(ctx, event) if chain else (event,)
+                    if isinstance(out, Stop):
+                        yield self._stop(ctx, out, last)
+                        return
+                    for chunk in out:
                         last = chunk
-                        collect_stream_text(ctx, chunk)
                         framed = codec.chunk(chunk)
                         if framed:
                             yield framed
                 event = await _next(events, ctx)
+            tail = await chain.end(ctx) if chain else ()
+            if isinstance(tail, Stop):
+                yield self._stop(ctx, tail, last)
+                return
+            for chunk in tail:
+                last = chunk
+                yield codec.chunk(chunk)
             yield codec.end(last, lambda: ctx.usage or _estimated_usage(ctx))
         except UpstreamError as exc:
             ctx.error, ctx.status = exc, exc.status
@@ -180,43 +192,72 @@ class Pipeline:
             ctx.error, ctx.status = error, error.status
             yield codec.error(error)
 
+    def _stop(self, ctx: RequestContext, stop: Stop, last: ChatChunk | None) -> bytes:
+        """End a stream a filter stopped, the way the client's API ends a filtered answer."""
+        ctx.stopped = stop
+        codec = ctx.codec
+        return codec.chunk(stop_chunk(last, stop.reason)) + codec.end(last, lambda: ctx.usage or _estimated_usage(ctx))
+
     async def _end_stream(self, ctx: RequestContext, events: AsyncIterator[StreamEvent], ran: list[Stage]) -> None:
         with anyio.CancelScope(shield=True):
             await _close(events)  # cancels the upstream call if it is still running
             settle_usage(ctx)
+            self.router.stream_ended(ctx, ctx.usage)
+            self.observer.stream_end(ctx)
             await self._finish(ctx, ran)
 
-    # ---- step 7: settle ----------------------------------------------------------------------------
+    # ---- short-circuits and settlement -----------------------------------------------------------
     async def _respond(self, ctx: RequestContext, short: Respond, ran: list[Stage]) -> Outcome:
         ctx.cache = short.cache
         ctx.usage = short.result.usage
         ctx.headers.update(short.headers)
-        await self._finish(ctx, ran, result=short.result)
-        headers = self._headers(ctx)
-        codec = codec_for(ctx)
+        chain = FilterChain.of(ran)
         if not ctx.stream:
-            headers["x-aigw-cost-usd"] = f"{ctx.cost_usd:.8f}"
-            return JsonOutcome(codec.body(short.result.body, short.result.usage), headers)
+            result = await self._filtered(ctx, short.result, ran)
+            await self._finish(ctx, ran)
+            return JsonOutcome(ctx.codec.body(result, result.usage), response_headers(ctx, cost=True))
         chunks = completion_to_chunks(short.result.body)
+        usage = short.result.usage or Usage()
 
         async def replay() -> AsyncIterator[bytes]:
+            codec = ctx.codec
+            last: ChatChunk | None = None
             for chunk in chunks:
-                framed = codec.chunk(chunk)
-                if framed:
-                    yield framed
-            yield codec.end(chunks[-1] if chunks else None, lambda: short.result.usage or Usage())
+                out = await chain.chunk(ctx, chunk) if chain else (chunk,)
+                if isinstance(out, Stop):
+                    ctx.stopped = out
+                    yield codec.chunk(stop_chunk(last, out.reason)) + codec.end(last, lambda: usage)
+                    return
+                for c in out:
+                    last = c
+                    framed = codec.chunk(c)
+                    if framed:
+                        yield framed
+            tail = await chain.end(ctx) if chain else ()
+            if isinstance(tail, Stop):
+                ctx.stopped = tail
+                yield codec.chunk(stop_chunk(last, tail.reason)) + codec.end(last, lambda: usage)
+                return
+            for c in tail:
+                last = c
+                yield codec.chunk(c)
+            yield codec.end(last, lambda: usage)
 
-        return StreamOutcome(replay(), headers)
+        async def settle() -> None:
+            with anyio.CancelScope(shield=True):
+                self.observer.stream_end(ctx)
+                await self._finish(ctx, ran)
+
+        headers = response_headers(ctx)
+        return StreamOutcome(_SettlingStream(ctx, replay(), settle), headers)
 
     async def _fail(self, ctx: RequestContext, exc: GatewayError, ran: list[Stage]) -> None:
         ctx.error, ctx.status = exc, exc.status
         settle_usage(ctx)
         await self._finish(ctx, ran)
 
-    async def _finish(self, ctx: RequestContext, ran: list[Stage], *, result: ChatResult | None = None) -> None:
+    async def _finish(self, ctx: RequestContext, ran: list[Stage]) -> None:
         """Stages' `after` in reverse order, then the log line and metrics. Never raises."""
-        if result is not None:
-            ctx.state["result"] = result
         for stage in reversed(ran):
             try:
                 await stage.after(ctx)
@@ -227,18 +268,6 @@ class Pipeline:
             self.observer.request_done(ctx)
         except Exception:
             self.observer.logger.exception("request log failed", extra={"request_id": ctx.request_id})
-
-    def _headers(self, ctx: RequestContext) -> dict[str, str]:
-        headers = {"x-request-id": ctx.request_id, "x-aigw-cache": ctx.cache}
-        if ctx.deployment is not None and ctx.cache not in ("hit", "semantic-hit"):
-            headers["x-aigw-provider"] = ctx.deployment.provider
-            headers["x-aigw-deployment"] = ctx.deployment.deployment_id
-            headers["x-aigw-attempts"] = str(len(ctx.attempts))
-        if ctx.served_model and ctx.served_model != ctx.model.name:
-            headers["x-aigw-model"] = ctx.served_model
-        headers.update(ctx.headers)
-        headers["x-aigw-overhead-ms"] = f"{ctx.overhead_ms():.3f}"
-        return headers
 
 
 class _SettlingStream:
@@ -278,13 +307,11 @@ class _SettlingStream:
 
 
 async def _next(events: AsyncIterator[StreamEvent], ctx: RequestContext) -> StreamEvent | None:
-    started = time.perf_counter()
     try:
-        return await anext(events)
+        with waiting_upstream(ctx):
+            return await anext(events)
     except StopAsyncIteration:
         return None
-    finally:
-        ctx.upstream_s += time.perf_counter() - started
 
 
 async def _close(events: AsyncIterator[Any]) -> None:
@@ -297,5 +324,3 @@ async def _close(events: AsyncIterator[Any]) -> None:
 def _estimated_usage(ctx: RequestContext) -> Usage:
     settle_usage(ctx)
     return ctx.usage or Usage()
-
-

@@ -34,6 +34,14 @@ ChatChunk = dict[str, Any]
 StreamEvent = ChatChunk | Usage
 
 
+class NativeChunk(dict[str, Any]):
+    """A canonical chunk that also carries the upstream's verbatim frame(s) in the client's
+    own API (`native`), for a provider that speaks that API. The client's codec sends
+    `native` as is unless a filter replaced the chunk."""
+
+    native: bytes = b""
+
+
 @dataclass(frozen=True, slots=True)
 class Credential:
     """A provider credential from Secrets Manager. `repr` never shows the values."""
@@ -73,6 +81,7 @@ class ChatCall:
 class ChatResult:
     body: dict[str, Any]  # a `chat.completion` object in OpenAI wire shape
     usage: Usage | None  # None: the upstream reported none; the pipeline counts it
+    native: dict[str, Any] | None = None  # the same answer in the client's own API, when the upstream spoke it
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ For the requested model, then each of its `fallbacks` in order, the router:
 A non-retryable upstream error (a 400, say) reaches the client at once: another deployment
 would refuse the same request. When every deployment of the chain is cooling down, the
 client gets a 503 with `Retry-After`. Every attempt is recorded in `ctx.attempts` (the
-`x-aigw-attempts` header and the log line's `path`).
+`x-aigw-attempts` header and the log line's `path`); routing imports nothing of the pipeline.
 
 Clock, sleep and randomness are injectable for tests.
 """
@@ -33,7 +33,8 @@ from typing import TypeVar
 
 from aigw.config.models import Deployment, GatewayConfig, ModelConfig
 from aigw.errors import GatewayError, UpstreamError
-from aigw.pipeline.context import Attempt, RequestContext
+from aigw.pricing.cost import Usage
+from aigw.routing.attempts import Attempt, AttemptEvents, NoEvents, Routed
 from aigw.routing.health import HealthBook
 from aigw.routing.strategies import STRATEGIES
 
@@ -49,8 +50,9 @@ class Target:
 class Router:
     def __init__(self, config: GatewayConfig, *, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, events: AttemptEvents | None = None) -> None:
         self._config = config
+        self._events: AttemptEvents = events or NoEvents()
         self._settings = config.routing
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -80,7 +82,9 @@ class Router:
         s = self._settings
         return min(s.backoff_max_s, s.backoff_base_s * 2 ** retry) * (0.5 + self._rng.random() / 2)
 
-    async def run(self, ctx: RequestContext, attempt: Callable[[Target], Awaitable[T]]) -> T:
+    async def run(self, ctx: Routed, attempt: Callable[[Target], Awaitable[T]], *, streaming: bool = False) -> T:
+        """Try `attempt` along the chain. With `streaming`, a success is the stream's first event:
+        its attempt stays open until the pipeline calls `stream_ended`."""
         last: GatewayError | None = None
         cooling: list[str] = []
         for model in self.chain(ctx.model):
@@ -100,6 +104,7 @@ class Router:
                 budget -= 1
                 target = Target(model, deployment)
                 ctx.deployment, ctx.served_model = deployment, model.name
+                self._events.attempt_start(ctx, deployment, len(ctx.attempts) + 1)
                 started = self._timer()
                 try:
                     result = await attempt(target)
@@ -107,7 +112,6 @@ class Router:
                     self._record(ctx, target, exc.status, exc.message, started)
                     last = exc
                     if not exc.retryable:
-                        ctx.headers["x-aigw-attempts"] = str(len(ctx.attempts))
                         raise
                     retry_after = exc.retry_after_s
                     status = exc.upstream_status or exc.status
@@ -125,35 +129,46 @@ class Router:
                 except GatewayError as exc:
                     self._record(ctx, target, exc.status, exc.message, started)
                     if exc.status < 500:
-                        ctx.headers["x-aigw-attempts"] = str(len(ctx.attempts))
                         raise
                     last = exc  # e.g. this deployment's credential is unreadable: next one
                     queue.remove(deployment)
                     continue
                 self.health.success(key, self._timer() - started)
-                self._record(ctx, target, 200, None, started)
+                self._record(ctx, target, 200, None, started, streaming=streaming)
                 if cooling:
-                    ctx.log["skipped_cooling_down"] = cooling
+                    ctx.log_for("routing")["skipped_cooling_down"] = cooling
                 return result
         if cooling:
-            ctx.log["skipped_cooling_down"] = cooling
-        ctx.headers["x-aigw-attempts"] = str(len(ctx.attempts))
+            ctx.log_for("routing")["skipped_cooling_down"] = cooling
         if last is not None:
             if isinstance(last, UpstreamError) and last.status == 429 and last.retry_after_s is None:
                 last.retry_after_s = self.backoff_s(len(ctx.attempts))  # a 429 always says when to retry
             raise last
         raise self._all_cooling(ctx.model)
 
-    def stream_failed(self, ctx: RequestContext, exc: UpstreamError) -> None:
+    def stream_failed(self, ctx: Routed, exc: UpstreamError) -> None:
         """A stream that broke after its first byte: too late to fail over, but it counts
         against the deployment's breaker like any retryable failure."""
         if ctx.deployment is not None and exc.retryable:
             self.health.failure(ctx.deployment.deployment_id)
 
-    def _record(self, ctx: RequestContext, target: Target, status: int, error: str | None,
-                started: float) -> None:
-        ctx.attempts.append(Attempt(target.deployment.deployment_id, target.model.name, status, error,
-                                    (self._timer() - started) * 1000))
+    def stream_ended(self, ctx: Routed, usage: Usage | None = None) -> None:
+        """Close the open streamed attempt: its latency now covers the whole stream."""
+        if ctx.attempts and ctx.attempts[-1].streaming:
+            attempt = ctx.attempts[-1]
+            attempt.streaming = False
+            attempt.latency_ms = (self._timer() - attempt.started) * 1000
+            attempt.usage = usage if usage is not None else attempt.usage
+            self._events.attempt_end(ctx, attempt)
+
+    def _record(self, ctx: Routed, target: Target, status: int, error: str | None,
+                started: float, *, streaming: bool = False) -> None:
+        attempt = Attempt(target.deployment.deployment_id, target.model.name, status, error,
+                          (self._timer() - started) * 1000, number=len(ctx.attempts) + 1, streaming=streaming,
+                          started=started)
+        ctx.attempts.append(attempt)
+        if not streaming:
+            self._events.attempt_end(ctx, attempt)
 
     def _all_cooling(self, model: ModelConfig) -> UpstreamError:
         """Every deployment is cooling down: 429 if upstream rate limits caused it all, else 503."""

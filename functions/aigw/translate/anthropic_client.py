@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from pydantic import Field
@@ -21,7 +21,7 @@ from pydantic import Field
 from aigw.errors import GatewayError
 from aigw.pipeline.codec import sse
 from aigw.pricing.cost import Usage
-from aigw.providers.base import ChatChunk
+from aigw.providers.base import ChatChunk, ChatResult
 from aigw.schemas import _Open
 
 STOP_REASONS: dict[str, str] = {
@@ -193,6 +193,8 @@ def anthropic_message(body: dict[str, Any], usage: Usage | None, model: str) -> 
 class AnthropicCodec:
     """Canonical chunks -> Anthropic stream events, for one request."""
 
+    api = "anthropic"
+
     def __init__(self, model: str, input_estimate: Callable[[], int]) -> None:
         self.model = model
         self._input_estimate = input_estimate
@@ -266,5 +268,15 @@ class AnthropicCodec:
     def error(self, exc: GatewayError) -> bytes:
         return sse(exc.anthropic_body(), "error")
 
-    def body(self, body: dict[str, Any], usage: Usage | None) -> dict[str, Any]:
-        return anthropic_message(body, usage, self.model)
+    def body(self, result: ChatResult, usage: Usage | None) -> dict[str, Any]:
+        if result.native is not None:
+            return result.native
+        return anthropic_message(result.body, usage, self.model)
+
+    def error_body(self, exc: GatewayError) -> dict[str, Any]:
+        return exc.anthropic_body()
+
+    def map_native_texts(self, body: Mapping[str, Any], fn: Callable[[str], str]) -> Mapping[str, Any]:
+        from aigw.translate.anthropic_texts import map_messages_texts
+
+        return map_messages_texts(body, fn)

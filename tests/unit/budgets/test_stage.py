@@ -15,9 +15,11 @@ from aigw.budgets.spec import Budget, Limits
 from aigw.budgets.stage import AdmissionStage
 from aigw.config import load_config
 from aigw.config.models import GatewayConfig
+from aigw.pipeline.codec import OpenAICodec
 from aigw.pipeline.context import RequestContext
 from aigw.pipeline.stages import Reject
 from aigw.pricing.cost import Usage
+from aigw.routing.router import Router
 
 CONFIG: GatewayConfig = load_config({"models": [
     {"name": "cheap", "fallbacks": ["dear"], "price": {"input_per_mtok": 1, "output_per_mtok": 2},
@@ -53,14 +55,14 @@ class Limits_:
 
 def stage(results: list[Any]) -> tuple[AdmissionStage, Store]:
     store = Store(results)
-    return AdmissionStage(Admission(store), Limits_(), CONFIG), store  # type: ignore[arg-type]
+    return AdmissionStage(Admission(store), Limits_(), CONFIG, candidates=Router(CONFIG).candidates), store  # type: ignore[arg-type]
 
 
 def context() -> RequestContext:
     key = KeyRecord(key_hash="h", key_id="key_1", team_id="t", budgets=[Budget(period="month", limit_usd=Decimal(5))])
     model = CONFIG.model("cheap")
     assert model is not None
-    return RequestContext(request_id="req_1", api="chat", key=key, model=model, body={
+    return RequestContext(request_id="req_1", operation="chat", codec=OpenAICodec(), key=key, model=model, body={
         "model": "cheap", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]})
 
 

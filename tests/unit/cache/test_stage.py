@@ -12,10 +12,11 @@ import pytest
 from aigw.auth.records import KeyRecord
 from aigw.cache.entry import CachedResponse
 from aigw.cache.exact import MemoryExactStore
-from aigw.cache.stage import STATE_KEY, CacheStage, SemanticLayer
+from aigw.cache.stage import CacheStage, CacheState, SemanticLayer
 from aigw.cache.vectors import LocalVectorIndex, unit
 from aigw.config import load_config
 from aigw.config.models import GatewayConfig
+from aigw.pipeline.codec import OpenAICodec
 from aigw.pipeline.context import RequestContext
 from aigw.pipeline.stages import Reject, Respond
 from aigw.pricing.cost import Usage
@@ -36,16 +37,25 @@ def context(config: GatewayConfig, text: str = "What is the capital of France?",
             headers: dict[str, str] | None = None, **body: Any) -> RequestContext:
     key = KeyRecord(key_hash="h" + team, key_id="key_" + team, team_id=team)
     payload = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}], "temperature": 0, **body}
-    return RequestContext(request_id="req_1", api="chat", key=key, model=config.models[0], body=payload,
-                          request_headers=headers or {})
+    return RequestContext(request_id="req_1", operation="chat", codec=OpenAICodec(), key=key,
+                          model=config.models[0], body=payload, request_headers=headers or {})
 
 
-def answered(ctx: RequestContext, config: GatewayConfig, body: dict[str, Any] = ANSWER) -> None:
-    """What the pipeline leaves after a successful upstream call."""
+async def answered(ctx: RequestContext, config: GatewayConfig, body: dict[str, Any] = ANSWER,
+                   stage: CacheStage | None = None) -> None:
+    """What the pipeline does after a successful upstream call: the answer passes the stage's
+    output filter on its way out."""
     ctx.deployment = config.models[0].deployments[0]
     ctx.served_model = ctx.model.name
     ctx.usage = Usage(input_tokens=10, output_tokens=2)
-    ctx.state["result"] = ChatResult(body=dict(body), usage=ctx.usage)
+    result = ChatResult(body=dict(body), usage=ctx.usage)
+    state = ctx.slot(CacheState)
+    if state is not None:
+        assert await CacheStage.on_body(stage or _ANY_STAGE, ctx, result) is result
+    ctx.result = result
+
+
+_ANY_STAGE: Any = None  # on_body uses only the request's own slot
 
 
 class WordEmbedder:
@@ -80,7 +90,7 @@ class Broken:
 
 async def miss_then_store(stage: CacheStage, ctx: RequestContext, config: GatewayConfig) -> None:
     assert await stage.before(ctx) is None
-    answered(ctx, config)
+    await answered(ctx, config)
     await stage.after(ctx)
 
 
@@ -166,7 +176,7 @@ async def test_unreplayable_answers_are_not_stored(finish: str | None) -> None:
     stage = CacheStage(config, exact=MemoryExactStore(), semantic=None)
     ctx = context(config)
     await stage.before(ctx)
-    answered(ctx, config, {**ANSWER, "choices": [{**ANSWER["choices"][0], "finish_reason": finish}]})
+    await answered(ctx, config, {**ANSWER, "choices": [{**ANSWER["choices"][0], "finish_reason": finish}]})
     await stage.after(ctx)
     assert "cache_stored" not in ctx.log
 
@@ -177,11 +187,11 @@ async def test_failures_and_fallbacks_are_not_stored() -> None:
     for change in ({"status": 502}, {"disconnected": True}, {"served_model": "other"}):
         ctx = context(config)
         await stage.before(ctx)
-        answered(ctx, config)
+        await answered(ctx, config)
         for name, value in change.items():
             setattr(ctx, name, value)
         await stage.after(ctx)
-    assert await store.get(ctx.state[STATE_KEY].plan.namespace, ctx.state[STATE_KEY].plan.key) is None
+    assert await store.get(ctx.slot(CacheState).plan.namespace, ctx.slot(CacheState).plan.key) is None
 
 
 async def test_a_broken_store_degrades_to_a_miss_and_is_logged(caplog: pytest.LogCaptureFixture) -> None:
@@ -190,7 +200,7 @@ async def test_a_broken_store_degrades_to_a_miss_and_is_logged(caplog: pytest.Lo
     ctx = context(config)
     assert await stage.before(ctx) is None
     assert ctx.log["cache_error"] == "exact lookup: ConnectionError; semantic lookup: ConnectionError"
-    answered(ctx, config)
+    await answered(ctx, config)
     await stage.after(ctx)  # must not raise
     assert ctx.log["cache_error"].endswith("exact store: ConnectionError; semantic store: ConnectionError")
     assert "cache exact lookup failed" in caplog.text
@@ -259,6 +269,6 @@ async def test_a_slow_store_does_not_hold_the_response() -> None:
     stage = CacheStage(config, exact=SlowPut(), semantic=None)
     ctx = context(config)
     await stage.before(ctx)
-    answered(ctx, config)
+    await answered(ctx, config)
     await asyncio.wait_for(stage.after(ctx), timeout=1)
     assert ctx.log["cache_error"] == "store: TimeoutError"

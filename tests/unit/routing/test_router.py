@@ -12,6 +12,7 @@ import pytest
 from aigw.auth.records import KeyRecord
 from aigw.config import load_config
 from aigw.errors import GatewayError, UpstreamError
+from aigw.pipeline.codec import OpenAICodec
 from aigw.pipeline.context import RequestContext
 from aigw.routing.router import Router, Target
 from tests.fakes.clock import FakeTime
@@ -32,7 +33,7 @@ def ctx_for(router: Router, name: str) -> RequestContext:
     model = router._config.model(name)
     assert model is not None
     key = KeyRecord(key_hash="h", key_id="key_1", team_id="t")
-    return RequestContext(request_id="req_1", api="chat", key=key, model=model, body={})
+    return RequestContext(request_id="req_1", operation="chat", codec=OpenAICodec(), key=key, model=model, body={})
 
 
 class Upstreams:

@@ -1,0 +1,53 @@
+"""boto3 handles for one process, created on first use (client creation costs ~50 ms each).
+
+Every handle is a named, injectable field: tests and the local runner pass their own.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from aigw.names import TableSpec
+
+
+def table_name(spec: TableSpec) -> str:
+    return os.environ.get(spec.env_var, spec.default_name)
+
+
+@dataclass
+class AwsResources:
+    dynamodb: Any = None  # boto3 DynamoDB ServiceResource
+    secrets: Any = None  # boto3 Secrets Manager client
+    bedrock_runtime: Any = None  # boto3 bedrock-runtime client (Titan embeddings, guardrails)
+    _tables: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def dynamodb_resource(self) -> Any:
+        if self.dynamodb is None:
+            import boto3
+
+            self.dynamodb = boto3.resource("dynamodb")
+        return self.dynamodb
+
+    def dynamodb_client(self) -> Any:
+        return self.dynamodb_resource().meta.client
+
+    def table(self, spec: TableSpec) -> Any:
+        if spec.logical_id not in self._tables:
+            self._tables[spec.logical_id] = self.dynamodb_resource().Table(table_name(spec))
+        return self._tables[spec.logical_id]
+
+    def secrets_client(self) -> Any:
+        if self.secrets is None:
+            import boto3
+
+            self.secrets = boto3.client("secretsmanager")
+        return self.secrets
+
+    def bedrock_runtime_client(self, region: str | None = None) -> Any:
+        if self.bedrock_runtime is None:
+            import boto3
+
+            self.bedrock_runtime = boto3.client("bedrock-runtime", region_name=region)
+        return self.bedrock_runtime

@@ -1,0 +1,67 @@
+"""Upstream attempts: the record of each one, and the one place upstream time is measured.
+
+Routing appends an `Attempt` per try; the pipeline closes a streamed attempt when its stream
+ends (not at its first event). `waiting_upstream` is the only code that adds to the time a
+request spent waiting on upstreams, which the gateway-overhead figure excludes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aigw.config.models import Deployment, ModelConfig
+from aigw.pricing.cost import Usage
+
+
+@dataclass(slots=True)
+class Attempt:
+    deployment: str
+    model: str
+    status: int  # 200, or the error status
+    error: str | None = None
+    latency_ms: float = 0.0  # until the answer was complete (a stream: until its end)
+    number: int = 1  # 1-based, across the whole fallback chain
+    usage: Usage | None = None
+    streaming: bool = False  # a stream that is still open
+    started: float = 0.0  # on the router's clock
+
+
+class Routed(Protocol):
+    """What routing reads and writes on a request (the pipeline's RequestContext)."""
+
+    model: ModelConfig
+    deployment: Deployment | None
+    served_model: str | None
+    attempts: list[Attempt]
+    upstream_s: float
+
+    def log_for(self, namespace: str) -> MutableMapping[str, Any]: ...
+
+
+class AttemptEvents(Protocol):
+    """Who hears about attempts (the observer: spans, metrics)."""
+
+    def attempt_start(self, ctx: Any, deployment: Deployment, number: int) -> None: ...
+
+    def attempt_end(self, ctx: Any, attempt: Attempt) -> None: ...
+
+
+class NoEvents:
+    def attempt_start(self, ctx: Any, deployment: Deployment, number: int) -> None:
+        return None
+
+    def attempt_end(self, ctx: Any, attempt: Attempt) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def waiting_upstream(ctx: Routed) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        ctx.upstream_s += time.perf_counter() - started

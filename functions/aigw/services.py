@@ -1,0 +1,72 @@
+"""What one process builds once and hands down: the services the HTTP layer uses, and the
+dependencies a stage builder may take. Built only by `aigw.gateway.build_services`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from aigw.aws import AwsResources
+from aigw.config.models import GatewayConfig
+
+if TYPE_CHECKING:
+    from aigw.auth.store import KeyStore
+    from aigw.credentials import CredentialStore
+    from aigw.observability import Observer
+    from aigw.pipeline.pipeline import Pipeline
+    from aigw.providers.registry import ProviderRegistry
+    from aigw.routing.router import Router
+
+
+def default_http_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """One pooled client for every upstream; keep-alive matters more than anything else here."""
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=60)
+    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60.0, connect=5.0), transport=transport,
+                             follow_redirects=False, trust_env=False)
+
+
+@dataclass
+class StageDeps:
+    """Everything a stage builder may use; each is the process's single instance."""
+
+    config: GatewayConfig
+    aws: AwsResources
+    http: httpx.AsyncClient
+    providers: ProviderRegistry
+    credentials: CredentialStore | None
+    router: Router
+    observer: Observer
+    embedder: Any = None  # an injected semantic-cache embedder (tests); else chosen by the cache factory
+    vector_index: Any = None  # an injected vector index (tests)
+
+
+@dataclass
+class Services:
+    config: GatewayConfig
+    aws: AwsResources
+    keys: KeyStore
+    pipeline: Pipeline
+    http: httpx.AsyncClient
+
+    def warm(self) -> None:
+        """The slow parts of a cold start (boto3, tokenizer), run before the first request:
+        on Lambda this is the init phase, before the adapter's readiness check passes."""
+        from aigw import tokens
+        from aigw.names import ENTITIES
+
+        self.aws.table(ENTITIES)
+        if self.config.credential_names:
+            self.aws.secrets_client()
+        tokens.warm()
+        for stage in self.pipeline.stages:  # e.g. the cache's embedder; optional per stage
+            warm = getattr(stage, "warm", None)
+            if callable(warm):
+                try:
+                    warm()
+                except Exception:  # a stage that cannot warm up degrades at request time instead
+                    self.pipeline.observer.logger.exception("stage warm-up failed", extra={"stage": stage.name})
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
