@@ -36,6 +36,7 @@ def request_record(ctx: RequestContext) -> dict[str, Any]:
         "key_id": ctx.key.key_id,
         "team": ctx.key.team_id,
         "project": ctx.key.project,
+        "end_user": ctx.end_user,
         "model": ctx.model.name,
         "served_model": ctx.served_model,
         "provider": deployment.provider if deployment else None,

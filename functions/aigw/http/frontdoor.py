@@ -55,6 +55,7 @@ async def serve(services: Services, request: Request, *, api: str, build: Build,
             raw = await read_body(request, settings.max_body_bytes, settings.body_read_timeout_s)
             data = parse_json_object(raw)
         ctx = await build(Incoming(request, request_id, started, key, data))
+        ctx.end_user = end_user(request, data)
         response = render(await services.pipeline.handle(ctx))
     except GatewayError as exc:
         if ctx is None:
@@ -72,6 +73,22 @@ async def serve(services: Services, request: Request, *, api: str, build: Build,
     if decorate is not None:
         decorate(response, request_id)
     return response
+
+
+END_USER_HEADER = "x-aigw-end-user"
+MAX_END_USER_CHARS = 256
+
+
+def end_user(request: Request, data: dict[str, Any]) -> str | None:
+    """Who the application says its user is: the `x-aigw-end-user` header, else OpenAI's
+    `safety_identifier` / `user`, else Anthropic's `metadata.user_id`."""
+    metadata = data.get("metadata")
+    candidates = (request.headers.get(END_USER_HEADER), data.get("safety_identifier"), data.get("user"),
+                  metadata.get("user_id") if isinstance(metadata, dict) else None)
+    for value in candidates:
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:MAX_END_USER_CHARS]
+    return None
 
 
 def refused(services: Services, request: Request, api: str, exc: GatewayError, started: float,

@@ -129,6 +129,7 @@ class RequestContext:
     started: float = field(default_factory=time.perf_counter)
     native: NativeRequest | None = None  # the client's own body, for an adapter of that same API
     request_headers: Mapping[str, str] = field(default_factory=dict)  # the client's (case-insensitive)
+    end_user: str | None = None  # the application's user behind the key (log line, traces; never a metric)
 
     # --- filled in as the request goes -------------------------------------------------------
     deployment: Deployment | None = None
