@@ -1,4 +1,5 @@
-"""One structured log line and one EMF metrics document per request (docs/DESIGN.md §6).
+"""One structured log line and one EMF metrics document per request (docs/DESIGN.md §6),
+written in one go (aigw/emf.py) so concurrent requests never interleave their lines.
 
 Metrics carry only low-cardinality dimensions (Team, Model, Provider; ErrorType on
 errors); key ids, request ids and the fallback path go in the log line. Both are written
@@ -9,13 +10,14 @@ loop never interleave their metric sets.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from aigw import names as n
+from aigw.emf import LineWriter, emf_document, log_line
 from aigw.errors import GatewayError
 from aigw.names import METRICS_NAMESPACE, SERVICE_NAME
 
@@ -117,12 +119,10 @@ class Observer:
 
     def __init__(self, *, stream: TextIO | None = None, sink: RecordSink | None = None,
                  metrics: bool = True, listeners: list[Listener] | None = None) -> None:
-        from aws_lambda_powertools.metrics import EphemeralMetrics
-
-        self._logger = _json_logger(stream or sys.stdout)
+        self._logger = _json_logger(stream or sys.stdout)  # everything but the request line (exceptions...)
         # No `service` dimension: dashboards and alarms address exactly [Team, Model, Provider] and [Model].
-        self._metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE) if metrics else None
-        self._stream = stream or sys.stdout
+        self._metrics = metrics
+        self._lines = LineWriter(stream or sys.stdout)
         self._sink = sink
         self.listeners: list[Listener] = list(listeners or [])
 
@@ -160,9 +160,10 @@ class Observer:
 
     def request_done(self, ctx: RequestContext) -> dict[str, Any]:
         record = request_record(ctx)
-        self._logger.info("request", extra=record)
-        if self._metrics is not None:
-            self._emit_metrics(ctx, record)
+        lines = [log_line("INFO", "request_done", "request", SERVICE_NAME, record)]
+        if self._metrics:
+            lines.extend(self._metric_documents(ctx, record))
+        self._lines.write(*lines)
         if self._sink is not None:
             self._sink(record)
         if self.listeners:
@@ -172,78 +173,61 @@ class Observer:
     def request_refused(self, record: dict[str, Any], *, unexpected: bool = False) -> None:
         """A request that never reached the pipeline still leaves one log line and its metrics
         (Requests, Errors, ErrorsByType), so auth failures show on the dashboard."""
-        (self._logger.error if unexpected else self._logger.info)("request", extra=record)
-        if self._metrics is not None:
-            self._emit_refusal_metrics(record)
+        lines = [log_line("ERROR" if unexpected else "INFO", "request_refused", "request", SERVICE_NAME, record)]
+        if self._metrics:
+            now = int(time.time() * 1000)
+            dimensions = {n.DIM_TEAM: record.get("team") or "none", n.DIM_MODEL: "none", n.DIM_PROVIDER: "none"}
+            lines.append(_errors_by_type(record["error_code"] or record["error_type"], now))
+            lines.append(emf_document(METRICS_NAMESPACE, _DIMENSION_SETS, dimensions,
+                                      [(n.METRIC_REQUESTS, "Count", 1), (n.METRIC_ERRORS, "Count", 1)],
+                                      {"request_id": record["request_id"]}, now))
+        self._lines.write(*lines)
         if self._sink is not None:
             self._sink(record)
 
-    def _emit_refusal_metrics(self, record: dict[str, Any]) -> None:
-        from aws_lambda_powertools.metrics import MetricUnit
-
-        m = self._metrics
-        assert m is not None
-        values = {n.DIM_TEAM: record.get("team") or "none", n.DIM_MODEL: "none", n.DIM_PROVIDER: "none"}
-        for name in n.METRIC_DIMENSIONS_DETAIL:
-            m.add_dimension(name, values[name])
-        m.add_dimensions(**{name: values[name] for name in n.METRIC_DIMENSIONS_MODEL})
-        m.add_metric(n.METRIC_REQUESTS, MetricUnit.Count, 1)
-        m.add_metric(n.METRIC_ERRORS, MetricUnit.Count, 1)
-        m.add_metadata("request_id", record["request_id"])
-        document = m.serialize_metric_set()
-        m.clear_metrics()
-        self._write_errors_by_type(document, record["error_code"] or record["error_type"])
-        self._stream.write(json.dumps(document, separators=(",", ":")) + "\n")
-
-    def _write_errors_by_type(self, document: Any, error_type: str) -> None:
-        # Errors by type: a second, tiny document keyed by ErrorType alone.
-        document_errors = {
-            "_aws": {"Timestamp": document["_aws"]["Timestamp"], "CloudWatchMetrics": [
-                {"Namespace": n.METRICS_NAMESPACE, "Dimensions": [list(n.METRIC_DIMENSIONS_ERROR)],
-                 "Metrics": [{"Name": n.METRIC_ERRORS_BY_TYPE, "Unit": "Count"}]}]},
-            n.DIM_ERROR_TYPE: error_type, n.METRIC_ERRORS_BY_TYPE: 1,
-        }
-        self._stream.write(json.dumps(document_errors, separators=(",", ":")) + "\n")
-
-    def _emit_metrics(self, ctx: RequestContext, record: dict[str, Any]) -> None:
-        from aws_lambda_powertools.metrics import MetricUnit
-
-        m = self._metrics
-        assert m is not None
-        values = {n.DIM_TEAM: record["team"], n.DIM_MODEL: record["model"],
-                  n.DIM_PROVIDER: record["provider"] or "none"}
-        for name in n.METRIC_DIMENSIONS_DETAIL:
-            m.add_dimension(name, values[name])
-        m.add_dimensions(**{name: values[name] for name in n.METRIC_DIMENSIONS_MODEL})
-        m.add_metric(n.METRIC_REQUESTS, MetricUnit.Count, 1)
-        m.add_metric(n.METRIC_INPUT_TOKENS, MetricUnit.Count, record["input_tokens"])
-        m.add_metric(n.METRIC_OUTPUT_TOKENS, MetricUnit.Count, record["output_tokens"])
-        m.add_metric(n.METRIC_COST_USD, MetricUnit.NoUnit, record["cost_usd"])
-        m.add_metric(n.METRIC_LATENCY, MetricUnit.Milliseconds, record["latency_ms"])
-        m.add_metric(n.METRIC_GATEWAY_OVERHEAD, MetricUnit.Milliseconds, record["overhead_ms"])
+    def _metric_documents(self, ctx: RequestContext, record: dict[str, Any]) -> list[str]:
+        now = int(time.time() * 1000)
+        dimensions = {n.DIM_TEAM: record["team"], n.DIM_MODEL: record["model"],
+                      n.DIM_PROVIDER: record["provider"] or "none"}
+        metrics: list[tuple[str, str, float]] = [
+            (n.METRIC_REQUESTS, "Count", 1),
+            (n.METRIC_INPUT_TOKENS, "Count", record["input_tokens"]),
+            (n.METRIC_OUTPUT_TOKENS, "Count", record["output_tokens"]),
+            (n.METRIC_COST_USD, "None", record["cost_usd"]),
+            (n.METRIC_LATENCY, "Milliseconds", record["latency_ms"]),
+            (n.METRIC_GATEWAY_OVERHEAD, "Milliseconds", record["overhead_ms"]),
+        ]
         if record["ttft_ms"] is not None:
-            m.add_metric(n.METRIC_TIME_TO_FIRST_TOKEN, MetricUnit.Milliseconds, record["ttft_ms"])
+            metrics.append((n.METRIC_TIME_TO_FIRST_TOKEN, "Milliseconds", record["ttft_ms"]))
         if ctx.cache in ("hit", "semantic-hit"):
-            m.add_metric(n.METRIC_CACHE_HITS, MetricUnit.Count, 1)
+            metrics.append((n.METRIC_CACHE_HITS, "Count", 1))
             saved = ctx.log.get("saved_cost_usd")
             if isinstance(saved, int | float):
-                m.add_metric(n.METRIC_CACHE_SAVED_USD, MetricUnit.NoUnit, saved)
+                metrics.append((n.METRIC_CACHE_SAVED_USD, "None", saved))
         elif ctx.cache == "miss":
-            m.add_metric(n.METRIC_CACHE_MISSES, MetricUnit.Count, 1)
+            metrics.append((n.METRIC_CACHE_MISSES, "Count", 1))
         if record["retries"]:
-            m.add_metric(n.METRIC_RETRIES, MetricUnit.Count, record["retries"])
+            metrics.append((n.METRIC_RETRIES, "Count", record["retries"]))
         if ctx.served_model and ctx.served_model != ctx.model.name:
-            m.add_metric(n.METRIC_FALLBACKS, MetricUnit.Count, 1)
+            metrics.append((n.METRIC_FALLBACKS, "Count", 1))
+        documents = []
         if ctx.error is not None:
-            m.add_metric(n.METRIC_ERRORS, MetricUnit.Count, 1)
+            metrics.append((n.METRIC_ERRORS, "Count", 1))
             if ctx.error.code == "budget_exceeded":
-                m.add_metric(n.METRIC_BUDGET_REJECTIONS, MetricUnit.Count, 1)
+                metrics.append((n.METRIC_BUDGET_REJECTIONS, "Count", 1))
             elif ctx.error.code == "rate_limit_exceeded":
-                m.add_metric(n.METRIC_RATE_LIMITED, MetricUnit.Count, 1)
-        m.add_metadata("request_id", ctx.request_id)
-        m.add_metadata("key_id", ctx.key.key_id)
-        document = m.serialize_metric_set()
-        m.clear_metrics()
-        if ctx.error is not None:
-            self._write_errors_by_type(document, ctx.error.code or ctx.error.type)
-        self._stream.write(json.dumps(document, separators=(",", ":")) + "\n")
+                metrics.append((n.METRIC_RATE_LIMITED, "Count", 1))
+            documents.append(_errors_by_type(ctx.error.code or ctx.error.type, now))
+        documents.append(emf_document(METRICS_NAMESPACE, _DIMENSION_SETS, dimensions, metrics,
+                                      {"request_id": ctx.request_id, "key_id": ctx.key.key_id}, now))
+        return documents
+
+
+# Every request's metrics carry exactly these dimension sets (see names.METRIC_DIMENSIONS_*).
+_DIMENSION_SETS = (n.METRIC_DIMENSIONS_DETAIL, n.METRIC_DIMENSIONS_MODEL)
+
+
+def _errors_by_type(error_type: str, timestamp_ms: int) -> str:
+    """Errors by type: a second, tiny document keyed by ErrorType alone."""
+    return emf_document(METRICS_NAMESPACE, [n.METRIC_DIMENSIONS_ERROR], {n.DIM_ERROR_TYPE: error_type},
+                        [(n.METRIC_ERRORS_BY_TYPE, "Count", 1)], timestamp_ms=timestamp_ms, scalar=True)

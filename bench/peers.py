@@ -1,0 +1,245 @@
+"""Peers benchmark: `python bench/peers.py [--requests 400] [--rounds 3] [--seconds 5]`.
+
+Installs pinned peers into throwaway environments under `.bench-peers/` (LiteLLM's proxy with
+pip, Portkey's gateway with npm; once, then reused), starts each of them and our gateway (the
+core path: no DynamoDB on the path) in front of ONE fake OpenAI upstream, and measures them
+from this process in interleaved rounds, so load on the machine hits everyone alike:
+
+  added latency    gateway minus direct-to-upstream, one request at a time, p50 / p99, for a
+                   non-streaming call, a stream's first content byte (TTFT) and its end ([DONE])
+  throughput       non-streaming, `--connections` concurrent clients, `--seconds` each
+  RSS              of the gateway's process tree after its run
+
+Prints one table with ratios to ours. Not part of CI; figures go in the README with the date
+and machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import BODY, DEV_KEY, STREAM_BODY, free_port, percentile, start, throughput, wait_until_up
+
+ROOT = Path(__file__).resolve().parents[1]
+PEERS = ROOT / ".bench-peers"
+LITELLM_VERSION = "1.100.5"
+PORTKEY_VERSION = "1.15.2"
+
+
+@dataclass
+class Gateway:
+    name: str
+    url: str  # the chat completions URL
+    headers: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    rps: float = 0.0
+    rss_mb: float = 0.0
+
+
+def install_litellm() -> Path:
+    venv = PEERS / f"litellm-{LITELLM_VERSION}"
+    python = venv / "bin" / "python"
+    if not (venv / "bin" / "litellm").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", f"litellm[proxy]=={LITELLM_VERSION}"],
+                       check=True)
+    return venv / "bin" / "litellm"
+
+
+def install_portkey() -> Path:
+    folder = PEERS / f"portkey-{PORTKEY_VERSION}"
+    entry = folder / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+    if not entry.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(folder),
+                        f"@portkey-ai/gateway@{PORTKEY_VERSION}"], check=True)
+    return entry
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, from /proc."""
+    total_kb = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        pending.extend(int(c) for c in children)
+    return total_kb / 1024
+
+
+def one_call(client: httpx.Client, url: str, body: dict[str, Any], headers: dict[str, str],
+             stream: bool) -> tuple[float, float]:
+    """(time to first content byte, time to the end), in ms."""
+    started = time.perf_counter()
+    if not stream:
+        response = client.post(url, json=body, headers=headers)
+        assert response.status_code == 200, response.text[:300]
+        elapsed = (time.perf_counter() - started) * 1000
+        return elapsed, elapsed
+    first = None
+    with client.stream("POST", url, json=body, headers=headers) as response:
+        assert response.status_code == 200, response.status_code
+        for chunk in response.iter_raw():
+            if first is None and b'"content":"' in chunk and b'"content":""' not in chunk:
+                first = (time.perf_counter() - started) * 1000
+    end = (time.perf_counter() - started) * 1000
+    return (first if first is not None else end), end
+
+
+def measure(client: httpx.Client, gateways: list[Gateway], direct: Gateway, n: int) -> None:
+    """One round: every gateway and the upstream itself, alternating request by request."""
+    for body, stream in ((BODY, False), (STREAM_BODY, True)):
+        for everyone in (direct, *gateways):
+            one_call(client, everyone.url, body, everyone.headers, stream)  # warm the connection
+        for _ in range(n):
+            for everyone in (direct, *gateways):
+                ttft, end = one_call(client, everyone.url, body, everyone.headers, stream)
+                if stream:
+                    everyone.samples.setdefault("ttft", []).append(ttft)
+                    everyone.samples.setdefault("done", []).append(end)
+                else:
+                    everyone.samples.setdefault("json", []).append(end)
+
+
+def start_ours(upstream: str, config_dir: Path) -> Gateway:
+    config = config_dir / "aigw.json"
+    config.write_text(json.dumps({"models": [{"name": "gpt-4o-mini", "deployments": [
+        {"provider": "openai-compatible", "model": "gpt-4o-mini", "api_base": upstream}]}]}))
+    port = free_port()
+    proc = start([sys.executable, "bench/gateway_server.py", "--port", str(port), "--config", str(config),
+                  "--key", DEV_KEY, "--core"])
+    wait_until_up(f"http://127.0.0.1:{port}/health")
+    return Gateway("aigw (core)", f"http://127.0.0.1:{port}/v1/chat/completions",
+                   {"authorization": f"Bearer {DEV_KEY}"}, proc)
+
+
+def start_litellm(binary: Path, upstream: str, config_dir: Path) -> Gateway:
+    config = config_dir / "litellm.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - model_name: gpt-4o-mini\n"
+        "    litellm_params:\n"
+        "      model: openai/gpt-4o-mini\n"
+        f"      api_base: {upstream}\n"
+        "      api_key: sk-fake\n"
+        "litellm_settings:\n"
+        "  telemetry: false\n"
+        "  drop_params: true\n")
+    port = free_port()
+    proc = subprocess.Popen([str(binary), "--config", str(config), "--port", str(port), "--num_workers", "1"],
+                            cwd=config_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"})
+    wait_until_up(f"http://127.0.0.1:{port}/health/liveliness", timeout=180)
+    return Gateway(f"LiteLLM {LITELLM_VERSION}", f"http://127.0.0.1:{port}/v1/chat/completions",
+                   {"authorization": "Bearer sk-fake"}, proc)
+
+
+def start_portkey(entry: Path, upstream: str) -> Gateway:
+    port = free_port()
+    proc = subprocess.Popen(["node", str(entry), f"--port={port}", "--headless"], cwd=entry.parent,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PORT": str(port)})
+    wait_until_up(f"http://127.0.0.1:{port}/", timeout=60)
+    return Gateway(f"Portkey {PORTKEY_VERSION}", f"http://127.0.0.1:{port}/v1/chat/completions",
+                   {"authorization": "Bearer sk-fake", "x-portkey-provider": "openai",
+                    "x-portkey-custom-host": upstream}, proc)
+
+
+def table(direct: Gateway, gateways: list[Gateway]) -> str:
+    ours = gateways[0]
+
+    def added(g: Gateway, kind: str, q: float) -> float:
+        return percentile(g.samples[kind], q) - percentile(direct.samples[kind], q)
+
+    rows: list[tuple[str, Callable[[Gateway], str]]] = [
+        ("added latency, non-stream, p50 / p99 (ms)",
+         lambda g: f"{added(g, 'json', 0.5):.2f} / {added(g, 'json', 0.99):.2f}"),
+        ("added latency, stream TTFT, p50 / p99 (ms)",
+         lambda g: f"{added(g, 'ttft', 0.5):.2f} / {added(g, 'ttft', 0.99):.2f}"),
+        ("added latency, stream to [DONE], p50 / p99 (ms)",
+         lambda g: f"{added(g, 'done', 0.5):.2f} / {added(g, 'done', 0.99):.2f}"),
+        ("throughput, one process (req/s)", lambda g: f"{g.rps:,.0f}"),
+        ("throughput vs ours", lambda g: f"{g.rps / ours.rps:.2f}x" if ours.rps else "-"),
+        ("RSS after the run (MB)", lambda g: f"{g.rss_mb:.0f}"),
+    ]
+    width = 50
+    lines = [f"{'':<{width}}" + "".join(f"{g.name:>22}" for g in gateways)]
+    for label, cell in rows:
+        lines.append(f"{label:<{width}}" + "".join(f"{cell(g):>22}" for g in gateways))
+    direct_p50 = percentile(direct.samples["json"], 0.5)
+    lines.append(f"\nupstream served directly: {direct.rps:,.0f} req/s; p50 {direct_p50:.2f} ms non-stream")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300, help="sequential requests per kind per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--only-ours", action="store_true", help="skip the peers (no install)")
+    args = parser.parse_args()
+
+    litellm = portkey = None
+    if not args.only_ours:
+        litellm = install_litellm()
+        portkey = install_portkey() if shutil.which("node") else None
+    upstream_port = free_port()
+    upstream = f"http://127.0.0.1:{upstream_port}/v1"
+    procs: list[subprocess.Popen[bytes]] = [start([sys.executable, "bench/fake_upstream.py", "--port",
+                                                   str(upstream_port)])]
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            wait_until_up(f"http://127.0.0.1:{upstream_port}/")
+            direct = Gateway("upstream", upstream + "/chat/completions", {})
+            gateways = [start_ours(upstream, Path(tmp))]
+            if litellm is not None:
+                gateways.append(start_litellm(litellm, upstream, Path(tmp)))
+            if portkey is not None:
+                gateways.append(start_portkey(portkey, upstream))
+            procs.extend(g.proc for g in gateways if g.proc is not None)
+            with httpx.Client(timeout=60) as client:
+                for _ in range(args.rounds):
+                    measure(client, gateways, direct, args.requests // args.rounds)
+            direct.rps = asyncio.run(throughput(direct.url, BODY, {}, args.seconds, args.connections))
+            for g in gateways:
+                g.rps = asyncio.run(throughput(g.url, BODY, g.headers, args.seconds, args.connections))
+                assert g.proc is not None
+                g.rss_mb = rss_mb(g.proc.pid)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    print(f"\npeers, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores; {args.requests} sequential requests "
+          f"per kind in {args.rounds} interleaved rounds; throughput with {args.connections} connections\n")
+    print(table(direct, gateways))
+
+
+if __name__ == "__main__":
+    main()

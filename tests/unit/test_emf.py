@@ -1,0 +1,84 @@
+"""The directly written log line and EMF documents equal what Powertools itself writes
+(the slow path they replace), field for field and in order; only clocks differ."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aigw.emf import emf_document, log_line, log_timestamp
+
+VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False,
+                   allow_infinity=False), st.text(max_size=30), st.lists(st.text(max_size=5), max_size=3))
+FIELDS = st.dictionaries(st.from_regex(r"[a-z][a-z_]{0,15}", fullmatch=True).filter(
+    lambda k: k not in {"level", "location", "message", "timestamp", "service", "name", "msg", "args",
+                        "exc_info", "exc_text", "stack_info", "lineno", "funcName", "created", "msecs",
+                        "relativeCreated", "thread", "threadName", "process", "processName", "pathname",
+                        "filename", "module", "levelname", "levelno", "taskName"}), VALUES, max_size=8)
+
+
+def powertools_line(fields: dict[str, Any], level: int = logging.INFO) -> dict[str, Any]:
+    stream = io.StringIO()
+    logger = logging.getLogger(f"emf-equivalence-{id(stream)}")
+    logger.propagate = False
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(LambdaPowertoolsFormatter(service="aigw", utc=True))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.log(level, "request", extra=fields)
+    logger.removeHandler(handler)
+    return dict(json.loads(stream.getvalue()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(FIELDS)
+def test_the_log_line_is_powertools_format(fields: dict[str, Any]) -> None:
+    slow = powertools_line(fields)
+    fast = json.loads(log_line("INFO", "x", "request", "aigw", fields))
+    for line in (slow, fast):
+        line.pop("timestamp")
+        line.pop("location")
+    assert list(fast.items()) == list(slow.items())
+
+
+def test_the_timestamp_is_powertools_format() -> None:
+    assert log_timestamp(1796117515.995) == "2026-12-01 09:31:55,995+0000"
+    slow = powertools_line({})["timestamp"]
+    assert len(slow) == len(log_timestamp(0.0)) and slow.endswith("+0000")
+
+
+def test_the_xray_trace_id_is_added_like_powertools(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-abc-def;Parent=1;Sampled=1")
+    assert json.loads(log_line("INFO", "x", "m", "aigw", {}))["xray_trace_id"] == powertools_line({})["xray_trace_id"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(team=st.text(min_size=1, max_size=10), cost=st.floats(0, 100), latency=st.floats(0, 10_000),
+       tokens=st.integers(0, 10**7), error=st.booleans())
+def test_the_emf_document_is_powertools_format(team: str, cost: float, latency: float, tokens: int,
+                                               error: bool) -> None:
+    m = EphemeralMetrics(namespace="AIGateway")
+    for name, value in (("Team", team), ("Model", "m"), ("Provider", "p")):
+        m.add_dimension(name, value)
+    m.add_dimensions(Model="m")
+    metrics: list[tuple[str, str, float]] = [("Requests", "Count", 1), ("InputTokens", "Count", tokens),
+                                             ("CostUSD", "None", cost), ("Latency", "Milliseconds", latency)]
+    if error:
+        metrics.append(("Errors", "Count", 1))
+    units = {"Count": MetricUnit.Count, "None": MetricUnit.NoUnit, "Milliseconds": MetricUnit.Milliseconds}
+    for name, unit, value in metrics:
+        m.add_metric(name, units[unit], value)
+    m.add_metadata("request_id", "req_1")
+    slow = m.serialize_metric_set()
+    fast = json.loads(emf_document("AIGateway", [("Team", "Model", "Provider"), ("Model",)],
+                                   {"Team": team, "Model": "m", "Provider": "p"}, metrics, {"request_id": "req_1"},
+                                   timestamp_ms=slow["_aws"]["Timestamp"]))
+    assert json.dumps(fast) == json.dumps(json.loads(json.dumps(slow)))
