@@ -49,6 +49,7 @@ class Gateway:
     headers: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
     samples: dict[str, list[float]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # kind -> why (e.g. Portkey 1.15.2 streams 500 on Node 20)
     rps: float = 0.0
     rss_mb: float = 0.0
 
@@ -101,7 +102,8 @@ def one_call(client: httpx.Client, url: str, body: dict[str, Any], headers: dict
         return elapsed, elapsed
     first = None
     with client.stream("POST", url, json=body, headers=headers) as response:
-        assert response.status_code == 200, response.status_code
+        if response.status_code != 200:
+            raise AssertionError(f"{url}: {response.status_code} {response.read()[:300]!r}")
         for chunk in response.iter_raw():
             if first is None and b'"content":"' in chunk and b'"content":""' not in chunk:
                 first = (time.perf_counter() - started) * 1000
@@ -112,10 +114,16 @@ def one_call(client: httpx.Client, url: str, body: dict[str, Any], headers: dict
 def measure(client: httpx.Client, gateways: list[Gateway], direct: Gateway, n: int) -> None:
     """One round: every gateway and the upstream itself, alternating request by request."""
     for body, stream in ((BODY, False), (STREAM_BODY, True)):
+        kind = "stream" if stream else "json"
+        working = []
         for everyone in (direct, *gateways):
-            one_call(client, everyone.url, body, everyone.headers, stream)  # warm the connection
+            try:
+                one_call(client, everyone.url, body, everyone.headers, stream)  # warm the connection
+                working.append(everyone)
+            except AssertionError as exc:
+                everyone.failed[kind] = str(exc)[-120:]
         for _ in range(n):
-            for everyone in (direct, *gateways):
+            for everyone in working:
                 ttft, end = one_call(client, everyone.url, body, everyone.headers, stream)
                 if stream:
                     everyone.samples.setdefault("ttft", []).append(ttft)
@@ -170,16 +178,16 @@ def start_portkey(entry: Path, upstream: str) -> Gateway:
 def table(direct: Gateway, gateways: list[Gateway]) -> str:
     ours = gateways[0]
 
-    def added(g: Gateway, kind: str, q: float) -> float:
-        return percentile(g.samples[kind], q) - percentile(direct.samples[kind], q)
+    def added(g: Gateway, kind: str) -> str:
+        if kind not in g.samples:
+            return "fails"
+        p50, p99 = (percentile(g.samples[kind], q) - percentile(direct.samples[kind], q) for q in (0.5, 0.99))
+        return f"{p50:.2f} / {p99:.2f}"
 
     rows: list[tuple[str, Callable[[Gateway], str]]] = [
-        ("added latency, non-stream, p50 / p99 (ms)",
-         lambda g: f"{added(g, 'json', 0.5):.2f} / {added(g, 'json', 0.99):.2f}"),
-        ("added latency, stream TTFT, p50 / p99 (ms)",
-         lambda g: f"{added(g, 'ttft', 0.5):.2f} / {added(g, 'ttft', 0.99):.2f}"),
-        ("added latency, stream to [DONE], p50 / p99 (ms)",
-         lambda g: f"{added(g, 'done', 0.5):.2f} / {added(g, 'done', 0.99):.2f}"),
+        ("added latency, non-stream, p50 / p99 (ms)", lambda g: added(g, "json")),
+        ("added latency, stream TTFT, p50 / p99 (ms)", lambda g: added(g, "ttft")),
+        ("added latency, stream to [DONE], p50 / p99 (ms)", lambda g: added(g, "done")),
         ("throughput, one process (req/s)", lambda g: f"{g.rps:,.0f}"),
         ("throughput vs ours", lambda g: f"{g.rps / ours.rps:.2f}x" if ours.rps else "-"),
         ("RSS after the run (MB)", lambda g: f"{g.rss_mb:.0f}"),
@@ -188,6 +196,9 @@ def table(direct: Gateway, gateways: list[Gateway]) -> str:
     lines = [f"{'':<{width}}" + "".join(f"{g.name:>22}" for g in gateways)]
     for label, cell in rows:
         lines.append(f"{label:<{width}}" + "".join(f"{cell(g):>22}" for g in gateways))
+    for g in gateways:
+        for kind, why in g.failed.items():
+            lines.append(f"{g.name}: {kind} requests fail: {why}")
     direct_p50 = percentile(direct.samples["json"], 0.5)
     lines.append(f"\nupstream served directly: {direct.rps:,.0f} req/s; p50 {direct_p50:.2f} ms non-stream")
     return "\n".join(lines)
