@@ -93,7 +93,7 @@ class InjectionGuardrail(_Guardrail):
     similarity: bool = Field(default=True, description="also compare with known attacks (needs an embedder)")
     # Cosine similarities of a multilingual model sit high even for unrelated texts; a
     # similarity maps to a score linearly from this floor (score 0) to 1 (score 1).
-    similarity_floor: float = Field(default=0.86, ge=0, lt=1)
+    similarity_floor: float = Field(default=0.90, ge=0, lt=1)
     max_chars: int = Field(default=4_000, gt=0, description="embed at most this much of the texts (the end)")
     default_apply_to: ClassVar[tuple[ApplyTo, ...]] = ("input",)
 

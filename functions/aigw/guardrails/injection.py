@@ -41,6 +41,7 @@ SIMILAR = "similar_to_known_attack"
 class _Compiled:
     rule: Rule
     regex: re.Pattern[str]
+    triggers: frozenset[str]  # folded like the text they are looked for in
 
 
 @functools.cache
@@ -58,7 +59,8 @@ def _compiled() -> tuple[list[_Compiled], list[_Compiled]]:
     """Rules compiled on first use (never at import), written against normalized text."""
     words, substrings = [], []
     for rule in RULES:
-        entry = _Compiled(rule, re.compile(_fold(rule.pattern), re.IGNORECASE))
+        entry = _Compiled(rule, re.compile(_fold(rule.pattern), re.IGNORECASE),
+                          frozenset(normalize(t) for t in rule.triggers))
         (substrings if rule.substring else words).append(entry)
     return words, substrings
 
@@ -87,7 +89,7 @@ def _hidden_tags(text: str) -> list[tuple[int, int, str]]:
 class InjectionDetector:
     kind = "prompt_injection"
 
-    def __init__(self, *, threshold: float = 0.5, embedder: Embedder | None = None, similarity_floor: float = 0.86,
+    def __init__(self, *, threshold: float = 0.5, embedder: Embedder | None = None, similarity_floor: float = 0.90,
                  max_chars: int = 4_000, max_segments: int = 8) -> None:
         self.threshold = threshold
         self.embedder = embedder
@@ -106,7 +108,7 @@ class InjectionDetector:
         found: list[Finding] = []
         words = set(low.translate(_PUNCT).split())
         for entry in words_rules:
-            if not words.isdisjoint(entry.rule.triggers):
+            if not words.isdisjoint(entry.triggers):
                 m = entry.regex.search(low)
                 if m:
                     found.append(Finding(entry.rule.family, m.start(), m.end(), entry.rule.weight))
@@ -114,7 +116,7 @@ class InjectionDetector:
         for entry in substring_rules:
             if ascii_text and entry.rule.family != "delimiter":
                 continue
-            if any(t in low for t in entry.rule.triggers):
+            if any(t in low for t in entry.triggers):
                 m = entry.regex.search(low)
                 if m:
                     found.append(Finding(entry.rule.family, m.start(), m.end(), entry.rule.weight))

@@ -50,7 +50,7 @@ RULES: tuple[Rule, ...] = (
          r"\b(?:do\s+not|don't|stop)\s+follow(?:ing)?\s+(?:your|the|any)\s+(?:previous\s+|original\s+|system\s+)?"
          r"(?:instructions|rules|guidelines)\b", _w("not", "don", "stop")),
     Rule("instruction_override", 0.5,
-         r"\b(?:new|updated|real|actual|true)\s+(?:system\s+)?instructions\s*:", _w("new", "updated", "real", "actual", "true")),
+         r"\b(?:new|updated|real|actual|true)\s+(?:system\s+)?(?:instructions?|rules?|directives?|orders)\s*:", _w("new", "updated", "real", "actual", "true")),
     Rule("instruction_override", 0.45,
          r"\bfrom\s+now\s+on,?\s+you\s+(?:will|must|are|shall|have\s+to)\b", _w("now")),
     Rule("instruction_override", 0.7,
@@ -109,45 +109,70 @@ RULES: tuple[Rule, ...] = (
                                                                                  "unrestricted", "unfiltered",
                                                                                  "uncensored", "evil")),
     Rule("role_play", 0.85,
-         r"\b(?:act|behave|respond|pretend|roleplay|role-play|answer)\s+(?:as|like|to\s+be|that\s+you\s+are)\b.{0,60}?"
+         r"\b(?:act|behave|respond|pretend|roleplay|role-play|answer)\s+(?:as|like|to\s+be|(?:that\s+)?you\s+are|you're)\b.{0,60}?"
          r"\b(?:without|with\s+no|free\s+(?:of|from)|(?:that|who)\s+(?:has|have)\s+no|ignoring|unbound\s+by)\s+(?:any\s+)?"
-         r"(?:\w+\s+)?(?:restrictions|filters|limits|limitations|rules|guidelines|censorship|morals|ethics|boundaries|"
-         r"policies)", _w("act", "behave", "respond", "pretend", "roleplay", "role", "answer")),
-    Rule("role_play", 0.8, r"\b(?:developer|god|jailbreak|dan|unrestricted|sudo|evil)\s+mode\b", _w("mode")),
-    Rule("role_play", 0.55, r"\bjailbr(?:eak|oken|eaking)\b", _w("jailbreak", "jailbroken", "jailbreaking")),
+         r"(?:\w+\s+)?(?:restrictions?|filters?|limits|limitations|rules|guidelines|censorship|morals|ethics|"
+         r"boundaries|policies)", _w("act", "behave", "respond", "pretend", "roleplay", "role", "answer")),
+    Rule("role_play", 0.85,
+         r"\b(?:act|behave|pretend|respond|answer)\s+(?:as|like)\s+(?:an?\s+)?(?:unrestricted|unfiltered|uncensored|"
+         r"jailbroken|evil)\b", _w("act", "behave", "pretend", "respond", "answer")),
+    Rule("role_play", 0.4, r"\b(?:developer|god|jailbreak|dan|unrestricted|sudo|evil)\s+mode\b", _w("mode")),
+    Rule("role_play", 0.75,
+         r"\b(?:enable|activate|enter|switch\s+(?:to|into)|turn\s+on|you\s+are\s+(?:now\s+)?in)\s+(?:the\s+)?"
+         r"(?:developer|god|jailbreak|dan|unrestricted|sudo|evil)\s+mode\b", _w("mode")),
+    Rule("role_play", 0.35, r"\bjailbr(?:eak|oken|eaking)\b", _w("jailbreak", "jailbroken", "jailbreaking")),
+    Rule("role_play", 0.6,
+         r"\b(?:answer|respond|reply)\w*\s+(?:to\s+\w+\s+)?(?:without|with\s+no)\s+(?:any\s+)?(?:restrictions|filters|"
+         r"censorship|limits|refusals?)", _w("answer", "respond", "reply", "answers", "responds")),
+    Rule("role_play", 0.6,
+         r"\b(?:responde|contesta|repond|reponds|repondez|antworte|antworten|responda|responde|rispondi|rispondere)\w*\s+"
+         r"(?:sin|sans|ohne|sem|senza)\s+(?:ninguna\s+|aucune\s+|jegliche\s+|nenhuma\s+|alcuna\s+)?(?:restricciones|"
+         r"censura|filtros|limites|restrictions?|censure|filtres?|einschrankungen|zensur|filter|grenzen|restricoes|"
+         r"restrizioni|filtri|limiti)", _w("responde", "contesta", "repond", "reponds", "repondez", "antworte",
+                                            "antworten", "responda", "rispondi", "rispondere")),
+    Rule("role_play", 0.75,
+         r"\b(?:activa|activar|entra\s+en|active[rz]?|passe[rz]?\s+en|aktiviere|aktivieren|ative|ativar|entre\s+no|"
+         r"attiva|attivare|entra\s+in)\s+(?:el\s+|le\s+|den\s+|o\s+|la\s+)?(?:modo\s+(?:desarrollador|dios|desenvolvedor|"
+         r"deus)|mode\s+(?:developpeur|dieu)|entwicklermodus|gottmodus|modalita\s+(?:sviluppatore|dio))",
+         _w("activa", "activar", "entra", "active", "activez", "activer", "passe", "passez", "aktiviere", "aktivieren",
+            "ative", "ativar", "entre", "attiva", "attivare")),
     Rule("role_play", 0.6,
          r"\byou\s+(?:have|has)\s+no\s+(?:restrictions|filters|rules|limits|guidelines|ethical\s+guidelines|content\s+policy)",
          _w("no")),
     Rule("role_play", 0.4, r"\bstay\s+in\s+character\b", _w("character")),
     Rule("role_play", 0.85,
          r"\b(?:actua|actue|finge|finja|comportate|haz\s+de\s+cuenta|eres)\b.{0,60}?\bsin\s+(?:ninguna\s+|ningun\s+)?"
-         r"(?:restricciones|restriccion|filtros|limites|reglas|censura)", _w("actua", "actue", "finge", "finja",
+         r"(?:restricciones|restriccion|filtros|filtro|limites|limite|reglas|regla|censura)", _w("actua", "actue", "finge", "finja",
                                                                             "comportate", "haz", "eres")),
-    Rule("role_play", 0.8, r"\bmodo\s+(?:desarrollador|dios|sin\s+restricciones|desenvolvedor|deus|sem\s+restricoes)\b",
+    Rule("role_play", 0.4, r"\bmodo\s+(?:desarrollador|dios|sin\s+restricciones|desenvolvedor|deus|sem\s+restricoes)\b",
          _w("modo")),
     Rule("role_play", 0.85,
          r"\b(?:agis|agissez|fais\s+semblant|faites\s+semblant|comporte-toi|joue|tu\s+es)\b.{0,60}?\bsans\s+(?:aucune\s+)?"
          r"(?:restrictions?|filtres?|limites?|regles?|censure)", _w("agis", "agissez", "fais", "faites", "comporte", "joue", "es")),
-    Rule("role_play", 0.8, r"\bmode\s+(?:developpeur|dieu|sans\s+restrictions?)\b", _w("mode")),
+    Rule("role_play", 0.4, r"\bmode\s+(?:developpeur|dieu|sans\s+restrictions?)\b", _w("mode")),
     Rule("role_play", 0.85,
          r"\b(?:tu\s+so|verhalte\s+dich|spiele|du\s+bist|tue\s+so)\b.{0,60}?\bohne\s+(?:jegliche\s+|irgendwelche\s+)?"
          r"(?:einschrankungen|filter|regeln|grenzen|zensur|beschrankungen)", _w("tu", "verhalte", "spiele", "du", "tue")),
-    Rule("role_play", 0.8, r"\b(?:entwicklermodus|gottmodus)\b", _w("entwicklermodus", "gottmodus")),
+    Rule("role_play", 0.4, r"\b(?:entwicklermodus|gottmodus)\b", _w("entwicklermodus", "gottmodus")),
     Rule("role_play", 0.85,
          r"\b(?:aja|finja|comporte-se|voce\s+e)\b.{0,60}?\bsem\s+(?:nenhuma\s+|qualquer\s+)?(?:restricoes|restricao|filtros|"
          r"limites|regras|censura)", _w("aja", "finja", "comporte", "voce")),
     Rule("role_play", 0.85,
-         r"\b(?:agisci|fingi|comportati|sei)\b.{0,60}?\bsenza\s+(?:alcuna\s+|nessuna\s+)?(?:restrizioni|filtri|limiti|"
-         r"regole|censura)", _w("agisci", "fingi", "comportati", "sei")),
-    Rule("role_play", 0.8, r"\bmodalita\s+(?:sviluppatore|dio|senza\s+restrizioni)\b", _w("modalita")),
+         r"\b(?:agisci|fingi|comportati|sei)\b.{0,60}?\bsenza\s+(?:alcuna\s+|alcun\s+|nessuna\s+)?(?:restrizioni?|"
+         r"restrizione|filtri|filtro|limiti|limite|regole|regola|censura)", _w("agisci", "fingi", "comportati", "sei")),
+    Rule("role_play", 0.4, r"\bmodalita\s+(?:sviluppatore|dio|senza\s+restrizioni)\b", _w("modalita")),
     Rule("role_play", 0.85,
          r"(?:扮演|假装|假裝|你现在是|你現在是|你是).{0,30}?(?:没有|沒有|不受|无|無)(?:任何)?(?:限制|约束|約束|过滤|過濾|规则|規則|审查|審查)",
          _w("扮演", "假装", "假裝", "你现在是", "你現在是", "你是"), substring=True),
-    Rule("role_play", 0.8, r"(?:开发者|开发人员|越狱|上帝|開發者|越獄)模式", _w("模式"), substring=True),
+    Rule("role_play", 0.4, r"(?:开发者|开发人员|越狱|上帝|開發者|越獄)模式", _w("模式"), substring=True),
+    Rule("role_play", 0.75, r"(?:进入|开启|启用|切换到|打开|進入|開啟|啟用)(?:了)?(?:开发者|开发人员|越狱|上帝|開發者|越獄)模式",
+         _w("模式"), substring=True),
     Rule("role_play", 0.85,
          r"(?:制限|フィルター|ルール|検閲|倫理)(?:の|が|も)?(?:一切)?(?:ない|なし|無し|無い)(?:ai|アシスタント|キャラクター|として|"
          r"モード|状態)", _w("ない", "なし", "無し", "無い"), substring=True),
-    Rule("role_play", 0.8, r"(?:開発者|脱獄|ジェイルブレイク)モード", _w("モード"), substring=True),
+    Rule("role_play", 0.4, r"(?:開発者|脱獄|ジェイルブレイク)モード", _w("モード"), substring=True),
+    Rule("role_play", 0.75, r"(?:開発者|脱獄|ジェイルブレイク)モード(?:を|に)(?:有効|オン|起動|切り替え|入)", _w("モード"),
+         substring=True),
     # ---- system prompt extraction -----------------------------------------------------------
     Rule("prompt_extraction", 0.85,
          r"\b(?:reveal|show|print|display|output|repeat|tell|give|share|leak|dump|write|spell|recite|expose|paste|list)\s+"
@@ -202,7 +227,7 @@ RULES: tuple[Rule, ...] = (
     Rule("delimiter", 0.75,
          r"<\|(?:im_start|im_end|endoftext|system|assistant|user|start_header_id|end_header_id|eot_id)\|>|\[/?inst\]|"
          r"<</?sys>>", _w("<|", "[inst]", "[/inst]", "<<sys>>", "<</sys>>"), substring=True),
-    Rule("delimiter", 0.7, r"</?(?:system|instructions?|admin|developer|sys)\s*>", _w("<system", "</system", "<instruction", "</instruction", "<admin", "</admin",
+    Rule("delimiter", 0.45, r"</?(?:system|instructions?|admin|developer|sys)\s*>", _w("<system", "</system", "<instruction", "</instruction", "<admin", "</admin",
                                                                    "<developer", "<sys>", "</sys>"), substring=True),
     Rule("delimiter", 0.65, r"(?m)^\s*#{2,}\s*(?:system|new\s+instructions|instructions|admin|override)\b", _w("##"), substring=True),
     Rule("delimiter", 0.6,

@@ -35,7 +35,7 @@ def _rx() -> dict[str, re.Pattern[str]]:
         "ipv4": re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d])(?!\.\d)"),
         # E.164 written compactly, or groups each followed by one separator (no ambiguous splits)
         "phone": re.compile(r"(?<![\d])(?:\+\d{7,14}\d|(?:\+\s?\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?|\d{1,4}[ .-])"
-                            r"(?:\d{1,5}[ .-]){0,4}\d{2,5})(?![\d])"),
+                            r"(?:\d{1,5}[ .-]){0,4}\d{2,8})(?![\d])"),
         "iban": re.compile(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}"),
         "ipv6": re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])"),
         "version_before": re.compile(r"(?:\bv|\bversions?|\bver|\bbuild|\brelease|\bpython|\bnode|\bjava)\s*\.?\s*\Z",
@@ -46,6 +46,9 @@ def _rx() -> dict[str, re.Pattern[str]]:
 _LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _WORDISH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+@:-")
 _NUMERIC = frozenset("0123456789 ()+./-")
+# "icon@2x.png" is an asset name, not an address: these are file types, not top-level domains.
+_FILE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "pdf", "css", "js", "mp3",
+                              "mp4", "wav", "json", "yaml", "yml", "txt"})
 _SHAPE = str.maketrans("BCDEFGHIJKLMNOPQRSTUVWXYZ123456789", "A" * 25 + "0" * 9)
 
 # ISO 13616 lengths for the countries most often seen; another country's IBAN is not matched.
@@ -282,7 +285,7 @@ class PiiDetector:
 def _domain_ok(domain: str) -> bool:
     labels = domain.rstrip(".-").split(".")
     tld = labels[-1]
-    return len(labels) >= 2 and tld.isalpha() and 2 <= len(tld) <= 24 and all(
+    return len(labels) >= 2 and tld.isalpha() and 2 <= len(tld) <= 24 and tld.lower() not in _FILE_EXTENSIONS and all(
         lab and lab[0] != "-" for lab in labels)
 
 

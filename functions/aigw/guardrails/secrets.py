@@ -71,6 +71,7 @@ def _rx() -> dict[str, re.Pattern[str]]:
             r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
         "aws_secret_near": re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
         "named": re.compile(r"(?i:api[_-]?key|secret|token|passw(?:or)?d|credential|bearer)[\"']?\s*[:=]?\s*[\"']?\Z"),
+        "key_body": re.compile(r"[A-Za-z0-9+/=\s]{0,10000}"),
         "end_key": re.compile(r"-----END (?:[A-Z0-9]{1,16} ){0,3}PRIVATE KEY(?: BLOCK)?-----"),
     }
 
@@ -164,7 +165,11 @@ class SecretsDetector:
                     continue
                 if entity == "private_key":
                     block_end = _rx()["end_key"].search(text, end)
-                    end = block_end.end() if block_end else end
+                    if block_end is not None:
+                        end = block_end.end()
+                    else:  # a truncated block: the base64 body that follows is the key too
+                        body = _rx()["key_body"].match(text, end)
+                        end = end + len(body.group().rstrip()) if body else end
                 yield Finding(entity, start, end)
                 pos = end
                 break
@@ -186,14 +191,16 @@ class SecretsDetector:
         rx = _rx()
         for m in rx["token"].finditer(text):
             token = m.group().strip("=-_/.")
+            if token.startswith(("sha256-", "sha384-", "sha512-")):
+                continue  # a subresource-integrity hash
             start = m.start() + m.group().find(token)
             named = rx["named"].search(text, max(0, start - 40), start) is not None
             if len(token) < (16 if named else self.min_token_length):
                 continue
             if any(f.start < start + len(token) and start < f.end for f in known):
                 continue
-            if text[max(0, start - 7):start].endswith("base64,"):
-                continue  # a data: URI
+            if text[max(0, start - 7):start].endswith(("base64,", "sha256-", "sha384-", "sha512-")):
+                continue  # a data: URI, a subresource-integrity hash
             if not _random_looking(token, self.entropy_threshold - (0.5 if named else 0.0)):
                 continue
             yield Finding("high_entropy_token", start, start + len(token))
