@@ -217,46 +217,79 @@ class PiiDetector:
         rx = _rx()
         for run in rx["run"].finditer(text):
             start, end = run.span()
-            if start and (text[start - 1].isalpha() or text[start - 1] in "_"):
-                continue  # inside a word or an identifier (hashes, UUID parts)
-            if end < len(text) and (text[end].isalpha() or text[end] in "_"):
-                continue
+            # a run glued to a word (a hash, an identifier, "DE89..." of an IBAN) cannot start or
+            # end a value there; its other groups still can
+            glued_left = bool(start) and (text[start - 1].isalpha() or text[start - 1] == "_")
+            glued_right = end < len(text) and (text[end].isalpha() or text[end] == "_")
             lead = 0
             if start >= 1 and text[start - 1] == "(":
                 lead = 1
             if start >= lead + 1 and text[start - lead - 1] == "+":
                 lead += 1
-            yield from self._classify(text, start - lead, text[start - lead:end])
+            yield from self._classify(text, start - lead, text[start - lead:end], glued_left, glued_right)
 
-    def _classify(self, text: str, offset: int, run: str) -> Iterable[Finding]:
+    def _classify(self, text: str, offset: int, run: str, glued_left: bool, glued_right: bool) -> Iterable[Finding]:
+        """Split a run of digits and separators into the longest valid values, left to right: a
+        phone number next to a card number in one run yields both."""
+        groups = [m.span() for m in re.finditer(r"\d+", run)]
+        lens = [b - a for a, b in groups]
+        i = 0
+        while i < len(groups):
+            best: tuple[str, int, int, int] | None = None
+            plus = groups[i][0] >= 1 and "+" in run[max(0, groups[i][0] - 2):groups[i][0]]
+            if glued_left:
+                sep = run[groups[i - 1][1]:groups[i][0]] if i else ""
+                if i == 0 or (len(sep) == 1 and sep in " -."):
+                    i += 1  # still the glued token's own digit blocks ("DE89 3704 0044 ...")
+                    continue
+                glued_left = False
+            for j in range(min(len(groups), i + 8) - 1, i - 1, -1):  # the longest candidate first
+                if j == len(groups) - 1 and glued_right:
+                    continue
+                k, d = j - i + 1, sum(lens[i:j + 1])
+                # cheap shape test first: only a shape some entity can have is validated
+                if not ((k == 3 and lens[i:j + 1] == [3, 2, 4]) or 13 <= d <= 19 or (k == 4 and d <= 12)
+                        or d in (10, 11) or (plus and 8 <= d <= 15)):
+                    continue
+                start, end = groups[i][0], groups[j][1]
+                if start and run[start - 1] == "(":
+                    start -= 1
+                if start and run[start - 1] == "+":
+                    start -= 1
+                if end < len(run) and run[end] == ")":
+                    end += 1
+                entity = self._entity(run, start, end, text[max(0, offset + start - 16):offset + start])
+                if entity is not None:
+                    best = (entity, start, end, j)
+                    break
+            if best is None:
+                i += 1
+                continue
+            entity, start, end, j = best
+            yield Finding(entity, offset + start, offset + end)
+            i = j + 1
+
+    def _entity(self, run: str, start: int, end: int, before: str) -> str | None:
         rx = _rx()
-        taken: list[tuple[int, int]] = []
-
-        def free(s: int, e: int) -> bool:
-            return all(e <= a or s >= b for a, b in taken)
-
+        candidate = run[start:end]
         if "us_ssn" in self.entities:
-            for m in rx["ssn"].finditer(run):
-                if ssn_ok(m.group(1), m.group(3), m.group(4)):
-                    taken.append(m.span())
-                    yield Finding("us_ssn", offset + m.start(), offset + m.end())
-        if "credit_card" in self.entities:
-            for m in rx["card"].finditer(run):
-                digits = re.sub(r"\D", "", m.group())
-                if free(*m.span()) and _card_grouping_ok(m.group()) and card_issuer_ok(digits) and luhn_ok(digits):
-                    taken.append(m.span())
-                    yield Finding("credit_card", offset + m.start(), offset + m.end())
-        if "ip_address" in self.entities:
-            for m in rx["ipv4"].finditer(run):
-                if free(*m.span()) and ipv4_ok(m.group(), text[max(0, offset + m.start() - 16):offset + m.start()]):
-                    taken.append(m.span())
-                    yield Finding("ip_address", offset + m.start(), offset + m.end())
-        if "phone" in self.entities:
-            for m in rx["phone"].finditer(run):
-                candidate = m.group().rstrip(" .-")
-                if free(m.start(), m.start() + len(candidate)) and phone_ok(candidate):
-                    taken.append((m.start(), m.start() + len(candidate)))
-                    yield Finding("phone", offset + m.start(), offset + m.start() + len(candidate))
+            m = rx["ssn"].fullmatch(candidate)
+            if m and ssn_ok(m.group(1), m.group(3), m.group(4)):
+                return "us_ssn"
+        if "credit_card" in self.entities and rx["card"].fullmatch(candidate):
+            digits = re.sub(r"\D", "", candidate)
+            if _card_grouping_ok(candidate) and card_issuer_ok(digits) and luhn_ok(digits):
+                return "credit_card"
+        if "ip_address" in self.entities and rx["ipv4"].fullmatch(candidate):
+            dotted_on = run[end:end + 2]
+            dotted_before = run[max(0, start - 2):start]
+            if not (len(dotted_on) == 2 and dotted_on[0] == "." and dotted_on[1].isdigit()) and not (
+                    len(dotted_before) == 2 and dotted_before[1] == "." and dotted_before[0].isdigit()):
+                if ipv4_ok(candidate, before):
+                    return "ip_address"
+        if "phone" in self.entities and rx["phone"].fullmatch(candidate) and phone_ok(candidate):
+            return "phone"
+        return None
 
     def _ipv6(self, text: str) -> Iterable[Finding]:
         for m in _rx()["ipv6"].finditer(text):
