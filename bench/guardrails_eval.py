@@ -94,7 +94,8 @@ def table(rows: Sequence[tuple[str, Score]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--local", action="store_true", help="injection: also the local embedder (aigw[semantic-local])")
+    parser.add_argument("--local", action="store_true",
+                        help="injection: also with the local embedder (aigw[semantic-local])")
     parser.add_argument("--misses", action="store_true", help="print every disagreement")
     args = parser.parse_args(argv)
     spans = eval_spans()

@@ -10,6 +10,7 @@ import hashlib
 import math
 import re
 from collections.abc import Sequence
+from itertools import pairwise
 
 
 class HashEmbedder:
@@ -26,7 +27,7 @@ class HashEmbedder:
 
     def _vector(self, text: str) -> list[float]:
         words = re.findall(r"\w+", text.lower())
-        grams = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        grams = words + [f"{a} {b}" for a, b in pairwise(words)]
         vec = [0.0] * self._dimensions
         for g in grams:
             h = int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "big")

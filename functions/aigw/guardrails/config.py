@@ -73,14 +73,15 @@ class _Guardrail(_Strict):
 
 class PiiGuardrail(_Guardrail):
     type: Literal["pii"]
-    entities: list[PiiEntity] = Field(default_factory=lambda: list(PII_ENTITIES), min_length=1)
+    entities: list[PiiEntity] = Field(default_factory=lambda: list(PII_ENTITIES), min_length=1)  # type: ignore[arg-type]
     restore: bool = Field(default=False, description="placeholders upstream, originals restored in the answer")
     can_redact: ClassVar[bool] = True
 
 
 class SecretsGuardrail(_Guardrail):
     type: Literal["secrets"]
-    entities: list[SecretEntity] = Field(default_factory=lambda: list(SECRET_ENTITIES), min_length=1)
+    entities: list[SecretEntity] = Field(default_factory=lambda: list(SECRET_ENTITIES),  # type: ignore[arg-type]
+                                         min_length=1)
     entropy_threshold: float = Field(default=4.0, gt=0, le=6.5, description="bits per character, generic tokens")
     min_token_length: int = Field(default=32, ge=16, le=256, description="generic tokens at least this long")
     restore: bool = False

@@ -57,7 +57,8 @@ def _aux() -> dict[str, re.Pattern[str]]:
 @functools.cache
 def _compiled() -> tuple[list[_Compiled], list[_Compiled]]:
     """Rules compiled on first use (never at import), written against normalized text."""
-    words, substrings = [], []
+    words: list[_Compiled] = []
+    substrings: list[_Compiled] = []
     for rule in RULES:
         entry = _Compiled(rule, re.compile(_fold(rule.pattern), re.IGNORECASE),
                           frozenset(normalize(t) for t in rule.triggers))

@@ -1,3 +1,4 @@
+# ruff: noqa: E501, RUF001 -- multilingual phrase data: long alternations and CJK punctuation are the point
 """The rule families of the prompt-injection detector, as data.
 
 Each family has a weight (how sure one match makes us), the words that must occur in a text

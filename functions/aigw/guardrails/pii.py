@@ -37,7 +37,10 @@ def _rx() -> dict[str, re.Pattern[str]]:
         "phone": re.compile(r"(?<![\d])(?:\+\d{7,14}\d|(?:\+\s?\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?|\d{1,4}[ .-])"
                             r"(?:\d{1,5}[ .-]){0,4}\d{2,8})(?![\d])"),
         "iban": re.compile(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}"),
-        "ipv6": re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])"),
+        "ipv6": re.compile(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}"),
+        "colon_pair": re.compile(r":[0-9A-Fa-f]{0,4}:"),
+        "digits": re.compile(r"\d+"),
+        "non_digit": re.compile(r"\D"),
         "version_before": re.compile(r"(?:\bv|\bversions?|\bver|\bbuild|\brelease|\bpython|\bnode|\bjava)\s*\.?\s*\Z",
                                      re.IGNORECASE),
     }
@@ -46,6 +49,7 @@ def _rx() -> dict[str, re.Pattern[str]]:
 _LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _WORDISH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+@:-")
 _NUMERIC = frozenset("0123456789 ()+./-")
+_HEX_COLON = frozenset("0123456789abcdefABCDEF:")
 # "icon@2x.png" is an asset name, not an address: these are file types, not top-level domains.
 _FILE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "pdf", "css", "js", "mp3",
                               "mp4", "wav", "json", "yaml", "yml", "txt"})
@@ -119,8 +123,8 @@ def _looks_like_date(groups: Sequence[str]) -> bool:
 
 
 def phone_ok(candidate: str) -> bool:
-    digits = "".join(ch for ch in candidate if ch.isdigit())
-    groups = re.findall(r"\d+", candidate)
+    groups = _rx()["digits"].findall(candidate)
+    digits = "".join(groups)
     n = len(digits)
     if candidate.startswith("+"):
         return 8 <= n <= 15 and digits[0] != "0" and not _looks_like_date(groups)
@@ -175,10 +179,11 @@ class PiiDetector:
         found: list[Finding] = []
         if "email" in self.entities and "@" in text:
             found.extend(self._emails(text))
+        ibans = list(self._ibans(text)) if "iban" in self.entities or self._numeric else []
         if "iban" in self.entities:
-            found.extend(self._ibans(text))
+            found.extend(ibans)
         if self._numeric:
-            found.extend(self._numbers(text))
+            found.extend(self._numbers(text, ibans))
         if "ip_address" in self.entities and ("::" in text or text.count(":") >= 7):
             found.extend(self._ipv6(text))
         return _non_overlapping(found)
@@ -213,7 +218,7 @@ class PiiDetector:
                         yield finding
             pos = shape.find("AA00", pos + 1)
 
-    def _numbers(self, text: str) -> Iterable[Finding]:
+    def _numbers(self, text: str, ibans: Sequence[Finding] = ()) -> Iterable[Finding]:
         rx = _rx()
         for run in rx["run"].finditer(text):
             start, end = run.span()
@@ -221,32 +226,50 @@ class PiiDetector:
             # end a value there; its other groups still can
             glued_left = bool(start) and (text[start - 1].isalpha() or text[start - 1] == "_")
             glued_right = end < len(text) and (text[end].isalpha() or text[end] == "_")
+            if glued_left:
+                for iban in ibans:  # the run goes on past an IBAN: what follows it is free
+                    if iban.start < start < iban.end:
+                        start = iban.end
+                        while start < end and not text[start].isdigit() and text[start] not in "(+":
+                            start += 1
+                        glued_left = False
+                        break
+                if start >= end:
+                    continue
             lead = 0
             if start >= 1 and text[start - 1] == "(":
                 lead = 1
             if start >= lead + 1 and text[start - lead - 1] == "+":
                 lead += 1
-            yield from self._classify(text, start - lead, text[start - lead:end], glued_left, glued_right)
+            glue = text[max(0, start - 2):start]
+            iban_like = glued_left and len(glue) == 2 and glue.isupper() and glue.isalpha()
+            yield from self._classify(text, start - lead, text[start - lead:end], glued_left, glued_right, iban_like)
 
-    def _classify(self, text: str, offset: int, run: str, glued_left: bool, glued_right: bool) -> Iterable[Finding]:
+    def _classify(self, text: str, offset: int, run: str, glued_left: bool, glued_right: bool,
+                  iban_like: bool = False) -> Iterable[Finding]:
         """Split a run of digits and separators into the longest valid values, left to right: a
         phone number next to a card number in one run yields both."""
-        groups = [m.span() for m in re.finditer(r"\d+", run)]
+        groups = [m.span() for m in _rx()["digits"].finditer(run)]
+        if len(groups) < 2 and len(run) < 13 and not run.startswith("+"):
+            return  # one short number: nothing here has that shape
         lens = [b - a for a, b in groups]
+        sums = [0]
+        for n in lens:
+            sums.append(sums[-1] + n)
         i = 0
         while i < len(groups):
             best: tuple[str, int, int, int] | None = None
             plus = groups[i][0] >= 1 and "+" in run[max(0, groups[i][0] - 2):groups[i][0]]
             if glued_left:
                 sep = run[groups[i - 1][1]:groups[i][0]] if i else ""
-                if i == 0 or (len(sep) == 1 and sep in " -."):
-                    i += 1  # still the glued token's own digit blocks ("DE89 3704 0044 ...")
+                if i == 0 or (iban_like and len(sep) == 1 and sep in " -."):
+                    i += 1  # the glued token's digits; for "DE89 3704 0044 ..." its blocks too
                     continue
                 glued_left = False
             for j in range(min(len(groups), i + 8) - 1, i - 1, -1):  # the longest candidate first
                 if j == len(groups) - 1 and glued_right:
                     continue
-                k, d = j - i + 1, sum(lens[i:j + 1])
+                k, d = j - i + 1, sums[j + 1] - sums[i]
                 # cheap shape test first: only a shape some entity can have is validated
                 if not ((k == 3 and lens[i:j + 1] == [3, 2, 4]) or 13 <= d <= 19 or (k == 4 and d <= 12)
                         or d in (10, 11) or (plus and 8 <= d <= 15)):
@@ -277,24 +300,42 @@ class PiiDetector:
             if m and ssn_ok(m.group(1), m.group(3), m.group(4)):
                 return "us_ssn"
         if "credit_card" in self.entities and rx["card"].fullmatch(candidate):
-            digits = re.sub(r"\D", "", candidate)
+            digits = rx["non_digit"].sub("", candidate)
             if _card_grouping_ok(candidate) and card_issuer_ok(digits) and luhn_ok(digits):
                 return "credit_card"
         if "ip_address" in self.entities and rx["ipv4"].fullmatch(candidate):
             dotted_on = run[end:end + 2]
             dotted_before = run[max(0, start - 2):start]
-            if not (len(dotted_on) == 2 and dotted_on[0] == "." and dotted_on[1].isdigit()) and not (
-                    len(dotted_before) == 2 and dotted_before[1] == "." and dotted_before[0].isdigit()):
-                if ipv4_ok(candidate, before):
-                    return "ip_address"
+            more_on = len(dotted_on) == 2 and dotted_on[0] == "." and dotted_on[1].isdigit()
+            more_before = len(dotted_before) == 2 and dotted_before[1] == "." and dotted_before[0].isdigit()
+            if not more_on and not more_before and ipv4_ok(candidate, before):
+                return "ip_address"
         if "phone" in self.entities and rx["phone"].fullmatch(candidate) and phone_ok(candidate):
             return "phone"
         return None
 
     def _ipv6(self, text: str) -> Iterable[Finding]:
-        for m in _rx()["ipv6"].finditer(text):
-            if ipv6_ok(m.group()):
-                yield Finding("ip_address", m.start(), m.end())
+        """Led by a literal ':' (fast to scan for), then widened to the whole hex-and-colon token."""
+        rx = _rx()
+        pos = 0
+        n = len(text)
+        while True:
+            m = rx["colon_pair"].search(text, pos)
+            if m is None:
+                return
+            start = m.start()
+            while start > 0 and text[start - 1] in _HEX_COLON and m.start() - start < 40:
+                start -= 1
+            end = m.end()
+            while end < n and text[end] in _HEX_COLON and end - start < 45:
+                end += 1
+            pos = max(end, m.start() + 1)
+            if (start and (text[start - 1].isalnum() or text[start - 1] == "_")) or (
+                    end < n and (text[end].isalnum() or text[end] == "_")):
+                continue
+            candidate = text[start:end]
+            if rx["ipv6"].fullmatch(candidate) and ipv6_ok(candidate):
+                yield Finding("ip_address", start, end)
 
     # ---- streams -----------------------------------------------------------------------------
     def hold(self, text: str, limit: int) -> int:

@@ -60,7 +60,8 @@ class WebhookDetector:
             try:
                 value = await self._credential(self.credentials)
             except Exception as exc:
-                raise GuardrailUnavailable(f"credential {self.credentials!r} unavailable: {type(exc).__name__}") from None
+                reason = type(exc).__name__
+                raise GuardrailUnavailable(f"credential {self.credentials!r} unavailable: {reason}") from None
             key = value if isinstance(value, str) else getattr(value, "api_key", None)
             if not key:
                 raise GuardrailUnavailable(f"credential {self.credentials!r} has no api_key")

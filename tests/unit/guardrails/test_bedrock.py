@@ -43,7 +43,8 @@ async def test_none_passes_and_the_request_is_the_documented_one(fake: FakeApply
     verdict = await detector(fake).check(["hello", "", "world"], "output")
     assert not verdict.triggered
     assert fake.paths == ["/guardrail/gr-abc123/version/1/apply"]
-    assert fake.requests == [{"source": "OUTPUT", "content": [{"text": {"text": "hello"}}, {"text": {"text": "world"}}]}]
+    blocks = [{"text": {"text": "hello"}}, {"text": {"text": "world"}}]
+    assert fake.requests == [{"source": "OUTPUT", "content": blocks}]
 
 
 async def test_blocked_policy_blocks_with_entity_names_not_matches(fake: FakeApplyGuardrail) -> None:

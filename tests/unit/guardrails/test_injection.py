@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 -- CJK punctuation in the test prompts is intended
 from __future__ import annotations
 
 import base64
