@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from aigw.guardrails.config import GuardrailConfig, PoliciesConfig, check_references
 from aigw.pricing.cost import Price
 
 ProviderName = Literal["openai", "openai-compatible", "anthropic", "bedrock", "azure", "gemini", "mock"]
@@ -178,6 +179,10 @@ class GatewayConfig(_Strict):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     settings: ServerSettings = Field(default_factory=ServerSettings)
+    # --- guardrails (aigw/guardrails/config.py): detectors, and which apply to whom ------------
+    guardrails: list[GuardrailConfig] = Field(default_factory=list)
+    policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
+    # --- end guardrails ---------------------------------------------------------------------
     _index: dict[str, ModelConfig] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
@@ -193,6 +198,7 @@ class GatewayConfig(_Strict):
                     raise ValueError(f"model {model.name!r}: fallback {fallback!r} is not a configured model")
                 if fallback == model.name:
                     raise ValueError(f"model {model.name!r} falls back to itself")
+        check_references(self.guardrails, self.policies)  # guardrails: unique names, known in policies
         return self
 
     def model(self, name: str) -> ModelConfig | None:
@@ -205,10 +211,19 @@ class GatewayConfig(_Strict):
 
     @property
     def credential_names(self) -> list[str]:
-        return sorted({d.credentials for m in self.models for d in m.deployments if d.credentials})
+        names = {d.credentials for m in self.models for d in m.deployments if d.credentials}
+        names.update(g.credentials for g in self.guardrails if g.type == "webhook" and g.credentials)  # guardrails
+        return sorted(names)
 
     @property
     def bedrock_models(self) -> list[tuple[str | None, str]]:
         """(region, model id) of every Bedrock deployment, for least-privilege IAM."""
         return sorted({(d.region, d.model) for m in self.models for d in m.deployments if d.provider == "bedrock"},
+                      key=lambda t: (t[0] or "", t[1]))
+
+    # --- guardrails ---------------------------------------------------------------------------
+    @property
+    def bedrock_guardrails(self) -> list[tuple[str | None, str]]:
+        """(region, guardrail id or ARN) of every Bedrock guardrail, for `bedrock:ApplyGuardrail` IAM."""
+        return sorted({(g.region, g.guardrail_id) for g in self.guardrails if g.type == "bedrock"},
                       key=lambda t: (t[0] or "", t[1]))

@@ -1,0 +1,30 @@
+"""Which guardrails apply to a request: the union of every matching scope, in config order.
+
+Scopes: `default` (everyone), `models` (the public model name the client asked for; keys may
+be fnmatch patterns), `teams`, `projects`, `keys` (key ids). The result is ordered as the
+guardrails are listed under `guardrails:`, so redaction by an earlier one is what a later one
+sees. Nothing the client sends (headers, body fields) is an input here: a request cannot turn
+a guardrail off.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+
+from aigw.guardrails.config import GuardrailConfig, PoliciesConfig
+
+
+def applicable(guardrails: Sequence[GuardrailConfig], policies: PoliciesConfig, *, model: str, team: str | None,
+               project: str | None, key_id: str | None) -> list[str]:
+    wanted: set[str] = set(policies.default)
+    for pattern, names in policies.models.items():
+        if pattern == model or fnmatch.fnmatchcase(model, pattern):
+            wanted.update(names)
+    if team is not None:
+        wanted.update(policies.teams.get(team, ()))
+    if project is not None:
+        wanted.update(policies.projects.get(project, ()))
+    if key_id is not None:
+        wanted.update(policies.keys.get(key_id, ()))
+    return [g.name for g in guardrails if g.name in wanted]
