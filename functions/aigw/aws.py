@@ -20,8 +20,9 @@ def table_name(spec: TableSpec) -> str:
 class AwsResources:
     dynamodb: Any = None  # boto3 DynamoDB ServiceResource
     secrets: Any = None  # boto3 Secrets Manager client
-    bedrock_runtime: Any = None  # boto3 bedrock-runtime client (Titan embeddings, guardrails)
+    bedrock_runtime: Any = None  # an injected bedrock-runtime client, used for every region (tests)
     _tables: dict[str, Any] = field(default_factory=dict, repr=False)
+    _bedrock: dict[str | None, Any] = field(default_factory=dict, repr=False)
 
     def dynamodb_resource(self) -> Any:
         if self.dynamodb is None:
@@ -46,8 +47,11 @@ class AwsResources:
         return self.secrets
 
     def bedrock_runtime_client(self, region: str | None = None) -> Any:
-        if self.bedrock_runtime is None:
+        """One bedrock-runtime client per region (Titan embeddings, Bedrock Guardrails)."""
+        if self.bedrock_runtime is not None:
+            return self.bedrock_runtime
+        if region not in self._bedrock:
             import boto3
 
-            self.bedrock_runtime = boto3.client("bedrock-runtime", region_name=region)
-        return self.bedrock_runtime
+            self._bedrock[region] = boto3.client("bedrock-runtime", region_name=region)
+        return self._bedrock[region]

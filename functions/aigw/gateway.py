@@ -33,6 +33,7 @@ __all__ = ["STAGE_BUILDERS", "AwsResources", "Services", "StageDeps", "build_ser
 StageBuilder = Callable[[StageDeps], Stage | None]
 # "module:function" paths, imported at startup.
 STAGE_BUILDERS: list[str] = [
+    "aigw.guardrails.stage:build_guardrail_stage",  # input checks and the output filter (aigw/guardrails)
     "aigw.cache.factory:build_cache_stage",  # exact and semantic response cache (aigw/cache)
     "aigw.budgets.stage:build_admission_stage",  # admission: budgets and rate limits
 ]

@@ -91,10 +91,14 @@ METRIC_FALLBACKS = "Fallbacks"
 METRIC_BUDGET_REJECTIONS = "BudgetRejections"
 METRIC_RATE_LIMITED = "RateLimited"
 
+METRIC_GUARDRAIL_INTERVENTIONS = "GuardrailInterventions"  # emitted with METRIC_DIMENSIONS_GUARDRAIL only
+
 DIM_TEAM = "Team"
 DIM_MODEL = "Model"  # the public model name clients send
 DIM_PROVIDER = "Provider"  # "none" when no upstream was chosen (rejections, cache hits)
 DIM_ERROR_TYPE = "ErrorType"
+DIM_GUARDRAIL = "Guardrail"  # a configured guardrail's name (few per deployment)
+DIM_ACTION = "Action"  # block | redact | monitor | error
 
 # The dimension sets each request's metrics are emitted with. CloudWatch matches a metric by
 # its exact set, so the dashboard's SEARCH and SCHEMA(...) queries name these sets verbatim:
@@ -102,6 +106,7 @@ DIM_ERROR_TYPE = "ErrorType"
 METRIC_DIMENSIONS_DETAIL: tuple[str, ...] = (DIM_TEAM, DIM_MODEL, DIM_PROVIDER)
 METRIC_DIMENSIONS_MODEL: tuple[str, ...] = (DIM_MODEL,)
 METRIC_DIMENSIONS_ERROR: tuple[str, ...] = (DIM_ERROR_TYPE,)
+METRIC_DIMENSIONS_GUARDRAIL: tuple[str, ...] = (DIM_GUARDRAIL, DIM_ACTION)
 
 # ---- response cache ---------------------------------------------------------------------
 CACHE_PK_PREFIX = "CACHE#"  # Cache table items: pk CACHE#<namespace>#<sha256>, sk CACHE_SK

@@ -187,8 +187,8 @@ class Observer:
 
     def _metric_documents(self, ctx: RequestContext, record: dict[str, Any]) -> list[str]:
         now = int(time.time() * 1000)
-        dimensions = {n.DIM_TEAM: record["team"], n.DIM_MODEL: record["model"],
-                      n.DIM_PROVIDER: record["provider"] or "none"}
+        dimensions = {n.DIM_TEAM: _dimension(record["team"]), n.DIM_MODEL: _dimension(record["model"]),
+                      n.DIM_PROVIDER: _dimension(record["provider"])}
         metrics: list[tuple[str, str, float]] = [
             (n.METRIC_REQUESTS, "Count", 1),
             (n.METRIC_INPUT_TOKENS, "Count", record["input_tokens"]),
@@ -218,9 +218,19 @@ class Observer:
             elif ctx.error.code == "rate_limit_exceeded":
                 metrics.append((n.METRIC_RATE_LIMITED, "Count", 1))
             documents.append(_errors_by_type(ctx.error.code or ctx.error.type, now))
+        for acted in ctx.log.get("guardrails") or ():
+            documents.append(emf_document(
+                METRICS_NAMESPACE, [n.METRIC_DIMENSIONS_GUARDRAIL],
+                {n.DIM_GUARDRAIL: _dimension(acted.get("name")), n.DIM_ACTION: _dimension(acted.get("action"))},
+                [(n.METRIC_GUARDRAIL_INTERVENTIONS, "Count", 1)], timestamp_ms=now, scalar=True))
         documents.append(emf_document(METRICS_NAMESPACE, _DIMENSION_SETS, dimensions, metrics,
                                       {"request_id": ctx.request_id, "key_id": ctx.key.key_id}, now))
         return documents
+
+
+def _dimension(value: str | None) -> str:
+    """A dimension value is never blank (CloudWatch would drop the whole dimension set)."""
+    return value if value and value.strip() else "none"
 
 
 # Every request's metrics carry exactly these dimension sets (see names.METRIC_DIMENSIONS_*).

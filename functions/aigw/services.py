@@ -40,6 +40,20 @@ class StageDeps:
     observer: Observer
     embedder: Any = None  # an injected semantic-cache embedder (tests); else chosen by the cache factory
     vector_index: Any = None  # an injected vector index (tests)
+    _local_embedder: Any = None
+
+    def shared_embedder(self) -> Any:
+        """The embedder every stage shares (semantic cache, guardrails): the injected one, else
+        the local model from `aigw[semantic-local]` (loaded once), else None."""
+        if self.embedder is not None:
+            return self.embedder
+        if self._local_embedder is None:
+            from aigw.cache.embedders import LocalEmbedder, local_embedder_available
+
+            if not local_embedder_available():
+                return None
+            self._local_embedder = LocalEmbedder()
+        return self._local_embedder
 
 
 @dataclass

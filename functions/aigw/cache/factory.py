@@ -76,7 +76,8 @@ def _embedder(deps: StageDeps, backend: str) -> Embedder | None:
         if not local_embedder_available():
             logger.warning("semantic cache off: no local embedder; pip install 'aigw[semantic-local]'")
             return None
-        return LocalEmbedder()
+        shared: Embedder | None = deps.shared_embedder()
+        return shared if shared is not None else LocalEmbedder()
     if kind == "titan":
         def client() -> Any:
             return aws.bedrock_runtime_client(semantic.region)

@@ -1,4 +1,4 @@
-"""Guardrails on input and output, streams included (DESIGN.md §4 step 3).
+"""Guardrails on input and output, streams included (docs/DESIGN.md §4 step 3).
 
     config       the `guardrails:` and `policies:` config sections
     policy       which guardrails apply to a request (union of scopes, config order)

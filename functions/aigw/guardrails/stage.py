@@ -1,4 +1,4 @@
-"""The guardrails stage (DESIGN.md §4 step 3) and its output filter.
+"""The guardrails stage (docs/DESIGN.md §4 step 3) and its output filter.
 
     before     the request's guardrails (policy.py) over every text sent upstream (texts.py):
                block -> Reject(400 guardrail_blocked, the route's own envelope); redact ->
@@ -22,11 +22,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from aigw.guardrails._seam import Reject, Stop
 from aigw.guardrails.base import find_all
 from aigw.guardrails.engine import Acted, Guardrail, build, run_checks
 from aigw.guardrails.errors import GuardrailBlocked
@@ -34,11 +33,12 @@ from aigw.guardrails.policy import applicable
 from aigw.guardrails.redact import Restorer, Vault, redact
 from aigw.guardrails.stream import Blocked, IntervalChecker, SpanRule, StreamScanner
 from aigw.guardrails.texts import request_texts
+from aigw.pipeline.stages import Reject, Stop
 
 if TYPE_CHECKING:
     from aigw.config.models import GatewayConfig
-    from aigw.gateway import AwsResources
     from aigw.providers.base import ChatChunk, ChatResult
+    from aigw.services import StageDeps
 
 T = TypeVar("T")
 HEADER = "x-aigw-guardrails"
@@ -51,8 +51,9 @@ class GuardedContext(Protocol):
     key: Any  # KeyRecord: team_id, project, key_id
     model: Any  # ModelConfig: name
     body: dict[str, Any]
-    log: dict[str, Any]
     headers: dict[str, str]
+
+    def log_for(self, namespace: str) -> MutableMapping[str, Any]: ...
 
     def slot(self, cls: type[T]) -> T | None: ...
 
@@ -215,7 +216,7 @@ class GuardrailStage:
 
     def _report(self, ctx: GuardedContext, state: GuardrailState) -> None:
         if state.acted:
-            ctx.log["guardrails"] = [a.as_log() for a in state.acted]
+            ctx.log_for("guardrails")["guardrails"] = [a.as_log() for a in state.acted]
             ctx.headers[HEADER] = state.names()
 
     # ---- output: streams ---------------------------------------------------------------------
@@ -351,7 +352,7 @@ class GuardrailStage:
 
     @staticmethod
     def _stop(blocked: Blocked) -> Stop:
-        return Stop(reason="content_filter", guardrail=blocked.guardrail, detail={"entities": blocked.entities})
+        return Stop(reason="content_filter", by=blocked.guardrail, detail={"entities": blocked.entities})
 
 
 def _empty(choice: Mapping[str, Any]) -> bool:
@@ -371,31 +372,16 @@ def _rewrite_native(native: dict[str, Any], mapping: Mapping[str, str]) -> dict[
     return out if hit >= len([k for k, v in mapping.items() if k != v]) else None
 
 
-def build_guardrail_stage(aws: AwsResources, config: GatewayConfig) -> GuardrailStage | None:
-    """STAGE_BUILDERS entry. Dependencies come from `aws.extra`: "http" (the shared httpx
-    client), "credentials" (the CredentialStore), "guardrails.embedder" or "cache.embedder",
-    "bedrock-runtime" (a boto3 client); anything missing is created as the cache does."""
+def build_guardrail_stage(deps: StageDeps) -> GuardrailStage | None:
+    """STAGE_BUILDERS entry: the process's shared httpx client, credential store, embedder
+    (the semantic cache's) and bedrock-runtime clients; nothing built twice."""
+    config = deps.config
     if not config.guardrails:
         return None
-    extra = aws.extra
-    embedder = extra.get("guardrails.embedder") or extra.get("cache.embedder")
     needs_embedder = any(g.type == "deny_topics" or (g.type == "prompt_injection" and g.similarity)
                          for g in config.guardrails)
-    if embedder is None and needs_embedder:
-        from aigw.cache.embedders import LocalEmbedder, local_embedder_available
-
-        embedder = LocalEmbedder() if local_embedder_available() else None
-        extra["guardrails.embedder"] = embedder
-
-    def bedrock(region: str | None) -> Any:
-        key = f"bedrock-runtime:{region or ''}"
-        if key not in extra:
-            import boto3
-
-            extra[key] = extra.get("bedrock-runtime") or boto3.client("bedrock-runtime", region_name=region)
-        return extra[key]
-
-    credentials = extra.get("credentials")
-    guardrails = build(config.guardrails, embedder=embedder, bedrock_client=bedrock, http=extra.get("http"),
-                       credential=credentials.get if credentials is not None else None)
+    embedder = deps.shared_embedder() if needs_embedder else None
+    credentials = deps.credentials
+    guardrails = build(config.guardrails, embedder=embedder, bedrock_client=deps.aws.bedrock_runtime_client,
+                       http=deps.http, credential=credentials.get if credentials is not None else None)
     return GuardrailStage(config, guardrails)

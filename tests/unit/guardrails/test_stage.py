@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 
 from aigw.config.loader import load_config
-from aigw.guardrails._seam import Reject, Stop
 from aigw.guardrails.engine import build
 from aigw.guardrails.errors import GuardrailBlocked
 from aigw.guardrails.stage import HEADER, GuardrailStage
+from aigw.pipeline.stages import Reject, Stop
 from aigw.providers.base import ChatResult
 
 EMAIL = "jane.roe@example.com"
@@ -35,6 +35,9 @@ class FakeContext:
 
     def slot(self, cls: type) -> Any:
         return self.slots.get(cls)
+
+    def log_for(self, namespace: str) -> dict[str, Any]:
+        return self.log
 
     def put(self, obj: object) -> None:
         self.slots[type(obj)] = obj
@@ -130,7 +133,7 @@ async def test_a_secret_split_across_chunks_never_reaches_the_client() -> None:
     await s.before(ctx)
     pieces = ["Here it is: AK", "IAIOSF", "ODNN7EX", "AMPLE and more", " text", "."]
     text, stop = await stream(s, ctx, [chunk(p) for p in pieces])
-    assert isinstance(stop, Stop) and stop.reason == "content_filter" and stop.guardrail == "secrets"
+    assert isinstance(stop, Stop) and stop.reason == "content_filter" and stop.by == "secrets"
     assert "AKIA" not in text and text.startswith("Here it is:")
     assert await s.on_chunk(ctx, chunk("more")) == stop  # stays stopped
     await s.after(ctx)
