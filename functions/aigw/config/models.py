@@ -169,11 +169,23 @@ class ServerSettings(_Strict):
     default_max_output_tokens: int = Field(default=4_096, gt=0)
 
 
+# ---- Responses API state (aigw.responses; owner: responses) ---------------------------------
+class ResponsesConfig(_Strict):
+    """Stored `POST /v1/responses` state, for `previous_response_id` and GET/DELETE."""
+
+    store_ttl_s: int = Field(default=30 * 86_400, gt=0, le=400 * 86_400,
+                             description="how long a stored response (and its conversation) is kept")
+    # Who may read a stored response: the team that created it (default), its project, or only its key.
+    namespace: Literal["team", "key", "project"] = "team"
+# ---- end Responses API state ------------------------------------------------------------------
+
+
 class GatewayConfig(_Strict):
     models: list[ModelConfig] = Field(default_factory=list)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     settings: ServerSettings = Field(default_factory=ServerSettings)
+    responses: ResponsesConfig = Field(default_factory=ResponsesConfig)  # owner: responses
     _index: dict[str, ModelConfig] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")

@@ -1,0 +1,71 @@
+"""`ResponsesCodec`: the pipeline's `ClientCodec` for `POST /v1/responses`.
+
+One per request. It frames the canonical answer as the Responses API (complete bodies
+through aigw.responses.render, streams through `ResponsesStreamEncoder`) and keeps the
+final response object (`final`) so the front door can store it before the client sees the
+end (aigw.responses.service.ResponsesService.persist_stream).
+
+A verbatim native frame (`NativeChunk.native`) is never forwarded: the response id, item
+ids and sequence numbers are the gateway's own, so every chunk is re-encoded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aigw.errors import GatewayError
+from aigw.pricing.cost import Usage
+from aigw.providers.base import ChatChunk
+from aigw.responses.render import render_completion
+from aigw.responses.stream import Event, ResponsesStreamEncoder
+
+
+def frame(events: list[Event]) -> bytes:
+    """SSE frames with the event name on its own line, as OpenAI sends them."""
+    return b"".join(b"event: " + e["type"].encode() + b"\ndata: " +
+                    json.dumps(e, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n" for e in events)
+
+
+class ResponsesCodec:
+    accepts_native_frames = False  # see the module docstring
+
+    def __init__(self, *, response_id: str, created_at: int, model: str, echo: dict[str, Any]) -> None:
+        self.response_id = response_id
+        self.created_at = created_at
+        self.model = model
+        self.echo = echo
+        self._stream = ResponsesStreamEncoder(response_id=response_id, created_at=created_at, model=model,
+                                              echo=echo)
+        self._body: dict[str, Any] | None = None
+
+    @property
+    def final(self) -> dict[str, Any] | None:
+        """The finished response object (completed, incomplete or failed), once rendered."""
+        return self._body if self._body is not None else self._stream.final
+
+    # ---- stream ----------------------------------------------------------------------------------
+    def chunk(self, chunk: ChatChunk) -> bytes:
+        return frame(self._stream.chunk(chunk))
+
+    def end(self, last: ChatChunk | None, usage: Callable[[], Usage]) -> bytes:
+        return frame(self._stream.finish(usage()))
+
+    def error(self, exc: GatewayError) -> bytes:
+        return frame(self._stream.fail(exc))
+
+    # ---- complete bodies and errors -----------------------------------------------------------------
+    def body(self, result: Any, usage: Usage | None = None) -> dict[str, Any]:
+        """A complete answer: today's `(body, usage)` call, or a `ChatResult` (its `.body`, `.usage`)."""
+        if hasattr(result, "body") and not isinstance(result, dict):
+            body, usage = result.body, usage if usage is not None else result.usage
+        else:
+            body = result
+        self._body = render_completion(body, usage, response_id=self.response_id, created_at=self.created_at,
+                                       model=self.model, echo=self.echo)
+        return self._body
+
+    def error_body(self, exc: GatewayError) -> dict[str, Any]:
+        """An error before any answer: the OpenAI envelope, as on every OpenAI route."""
+        return exc.openai_body()

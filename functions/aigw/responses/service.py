@@ -1,0 +1,194 @@
+"""What the `/v1/responses` front door needs around the pipeline, in the order it needs it:
+
+    prepare(data, key)             validate; continue a stored conversation (ONE state read,
+                                   only when previous_response_id is set); the canonical body
+    codec(prepared)                the request's `ResponsesCodec`
+    native_body(prepared)          the body for a deployment that speaks Responses natively
+    save(prepared, response)       store a finished response (completed or incomplete), if `store`
+    persist_stream(...)            the client's stream, stored before its terminal event is sent
+    get / delete / input_items     the GET, DELETE and GET .../input_items routes
+
+Tenant scoping: every read and write is inside the key's namespace (team, project or key,
+per `responses.namespace`), so another tenant's id is indistinguishable from an unknown one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from aigw.auth.records import KeyRecord
+from aigw.cache.keys import Namespacing, namespace_for
+from aigw.errors import GatewayError, InvalidRequest
+from aigw.responses.codec import ResponsesCodec
+from aigw.responses.render import echo, new_response_id
+from aigw.responses.request import ResponsesRequest, chat_body, input_items, parse_request
+from aigw.responses.store import ResponseStore, StoredResponse, page_of_items
+
+DEFAULT_TTL_S = 30 * 86_400
+MAX_LIST_LIMIT = 100
+_log = logging.getLogger(__name__)
+
+
+class ResponseNotFound(GatewayError):
+    """404 for a response id that is unknown, expired, deleted or another tenant's (all alike).
+    Not `NotFound`: that one's code says model_not_found; OpenAI's carries no code."""
+
+    status = 404
+    type = "invalid_request_error"
+
+
+@dataclass(slots=True)
+class Prepared:
+    """One create request, ready for the pipeline."""
+
+    request: ResponsesRequest
+    data: dict[str, Any]  # the client's body as sent
+    namespace: str
+    response_id: str
+    created_at: int
+    prior: list[dict[str, Any]]  # the stored conversation this continues ([] without previous_response_id)
+    input: list[dict[str, Any]]  # this turn's input items, normalized (ids included)
+    body: dict[str, Any]  # the canonical Chat Completions body
+    native_tools: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.request.stream)
+
+
+class ResponsesService:
+    def __init__(self, store: ResponseStore, *, ttl_s: int = DEFAULT_TTL_S, namespace: Namespacing = "team",
+                 clock: Callable[[], float] = time.time,
+                 on_store_error: Callable[[BaseException], None] | None = None) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self.namespacing: Namespacing = namespace
+        self._clock = clock
+        self._on_store_error = on_store_error or (lambda exc: _log.error("storing a response failed: %s",
+                                                                         type(exc).__name__))
+
+    def namespace(self, key: KeyRecord) -> str:
+        return namespace_for(key, self.namespacing)
+
+    # ---- create ---------------------------------------------------------------------------------
+    async def prepare(self, data: dict[str, Any], key: KeyRecord, *,
+                      native_tools: Collection[str] = ()) -> Prepared:
+        """Validate and translate; with previous_response_id, the one state read of the request.
+
+        `native_tools`: built-in tool families (web_search, file_search, computer,
+        code_interpreter, ...) the model's deployments run natively; any other built-in tool
+        is a 400 naming it."""
+        natives = frozenset(native_tools)
+        request = parse_request(data)
+        new_items = input_items(request, natives)
+        namespace = self.namespace(key)
+        prior: list[dict[str, Any]] = []
+        if request.previous_response_id is not None:
+            stored = await self.store.get(namespace, request.previous_response_id)
+            if stored is None:
+                raise InvalidRequest(f"Previous response with id {request.previous_response_id!r} not found.",
+                                     param="previous_response_id", code="previous_response_not_found")
+            prior = stored.conversation
+        body = chat_body(request, prior + new_items, native_tools=natives)
+        return Prepared(request=request, data=data, namespace=namespace, response_id=new_response_id(),
+                        created_at=int(self._clock()), prior=prior, input=new_items, body=body,
+                        native_tools=natives)
+
+    def codec(self, prepared: Prepared) -> ResponsesCodec:
+        return ResponsesCodec(response_id=prepared.response_id, created_at=prepared.created_at,
+                              model=prepared.request.model, echo=echo(prepared.request, prepared.native_tools))
+
+    def native_body(self, prepared: Prepared) -> dict[str, Any]:
+        """The client's body for an upstream Responses endpoint (OpenAI, Azure): the stored
+        conversation inlined (that upstream does not know the gateway's ids), never stored there."""
+        body = {k: v for k, v in prepared.data.items() if k != "previous_response_id"}
+        items = [_native_item(item, this_turn=False) for item in prepared.prior]
+        items += [_native_item(item, this_turn=True) for item in prepared.input]
+        body["input"] = [item for item in items if item is not None]
+        body["store"] = False
+        return body
+
+    async def save(self, prepared: Prepared, response: dict[str, Any] | None) -> bool:
+        """Store a finished response if the request asked to (`store`, default true); failed
+        responses are not stored. True when stored."""
+        if response is None or not prepared.request.stores or response.get("status") not in ("completed",
+                                                                                            "incomplete"):
+            return False
+        conversation = prepared.prior + prepared.input + list(response.get("output") or [])
+        stored = StoredResponse(response, conversation, len(prepared.prior), len(prepared.prior) + len(prepared.input))
+        await self.store.put(prepared.namespace, stored, self.ttl_s)
+        return True
+
+    async def persist_stream(self, prepared: Prepared, codec: ResponsesCodec,
+                             frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The client's stream, with the response stored before the frame that ends it goes
+        out: a client that reads `response.completed` can continue from it at once."""
+        saved = False
+        try:
+            async for chunk in frames:
+                if not saved and codec.final is not None:
+                    saved = True
+                    with anyio.CancelScope(shield=True):
+                        try:
+                            await self.save(prepared, codec.final)
+                        except Exception as exc:  # the answer still reaches the client
+                            self._on_store_error(exc)
+                yield chunk
+        finally:
+            aclose = getattr(frames, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    # ---- GET, DELETE, input_items -------------------------------------------------------------------
+    async def _stored(self, key: KeyRecord, response_id: str) -> StoredResponse:
+        stored = await self.store.get(self.namespace(key), response_id)
+        if stored is None:
+            raise ResponseNotFound(f"Response with id {response_id!r} not found.", param="response_id")
+        return stored
+
+    async def get(self, key: KeyRecord, response_id: str) -> dict[str, Any]:
+        return (await self._stored(key, response_id)).response
+
+    async def delete(self, key: KeyRecord, response_id: str) -> dict[str, Any]:
+        if not await self.store.delete(self.namespace(key), response_id):
+            raise ResponseNotFound(f"Response with id {response_id!r} not found.", param="response_id")
+        return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+    async def input_items(self, key: KeyRecord, response_id: str, query: Mapping[str, str]) -> dict[str, Any]:
+        """`query`: the request's query parameters (after, limit 1-100 default 20, order asc|desc
+        default desc); `include` is accepted and has nothing to add."""
+        after, limit, order = list_params(query)
+        stored = await self._stored(key, response_id)
+        try:
+            return page_of_items(stored.input_items, after=after, limit=limit, order=order)
+        except LookupError:
+            raise InvalidRequest(f"after: no input item {after!r} in this response", param="after") from None
+
+
+def list_params(query: Mapping[str, str]) -> tuple[str | None, int, Any]:
+    raw_limit = query.get("limit", "20")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST_LIMIT:
+        raise InvalidRequest(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}", param="limit")
+    order = query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise InvalidRequest("order must be 'asc' or 'desc'", param="order")
+    return query.get("after") or None, int(raw_limit), order
+
+
+def _native_item(item: dict[str, Any], *, this_turn: bool) -> dict[str, Any] | None:
+    """A stored item as input for an upstream Responses API, in the forms it takes without ids
+    (the ids are the gateway's, unknown upstream). Reasoning is sent back only as the client
+    sent it this turn: stored reasoning may come from another provider."""
+    kind = item.get("type")
+    if kind == "reasoning":
+        return dict(item) if this_turn and item.get("encrypted_content") else None
+    if kind == "message" and item.get("role") == "assistant":
+        text = "".join(p.get("text", "") for p in item.get("content") or [] if p.get("type") == "output_text")
+        return {"type": "message", "role": "assistant", "content": text}
+    return {k: v for k, v in item.items() if k not in ("id", "status")}

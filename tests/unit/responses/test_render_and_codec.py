@@ -1,0 +1,110 @@
+"""A complete `chat.completion` as the Responses `response` object, validated by the SDK's own
+model and read back through `client.responses.create`; the codec's body/error seam."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aigw.errors import InvalidRequest, TooManyRequests
+from aigw.pricing.cost import Usage
+from aigw.providers.base import ChatResult
+from tests.unit.responses.helpers import codec_for, sdk, validated
+
+
+def completion(message: dict[str, Any], finish: str = "stop", usage: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "up",
+                            "choices": [{"index": 0, "message": {"role": "assistant", **message},
+                                         "finish_reason": finish}]}
+    if usage is not None:
+        body["usage"] = usage
+    return body
+
+
+REQUEST: dict[str, Any] = {
+    "model": "m", "input": "hi", "instructions": "be brief", "max_output_tokens": 64, "temperature": 0.3,
+    "top_p": 0.8, "metadata": {"app": "x"}, "user": "u", "parallel_tool_calls": False, "store": False,
+    "previous_response_id": "resp_prev", "truncation": "auto", "reasoning": {"effort": "low"},
+    "text": {"format": {"type": "json_object"}}, "tool_choice": "required",
+    "tools": [{"type": "function", "name": "f", "description": "d", "parameters": {"type": "object"}, "strict": True}],
+}
+
+
+def test_text_answer_with_echoed_parameters_through_the_sdk() -> None:
+    codec = codec_for(REQUEST, response_id="resp_abc")
+    body = codec.body(completion({"content": "{\"ok\": true}"}),
+                      Usage(input_tokens=12, output_tokens=5, cache_read_tokens=3, reasoning_tokens=1))
+    response = validated(body)
+    assert response.id == "resp_abc" and response.object == "response" and response.status == "completed"
+    assert response.created_at == 1_700_000_000 and response.model == "m" and response.completed_at
+    assert response.output_text == "{\"ok\": true}" and body["output_text"] == response.output_text
+    message = response.output[0]
+    assert message.type == "message" and message.role == "assistant" and message.id.startswith("msg_")
+    assert message.content[0].type == "output_text" and message.content[0].annotations == []
+    assert response.usage is not None and response.usage.input_tokens == 12 and response.usage.total_tokens == 17
+    assert response.usage.input_tokens_details.cached_tokens == 3
+    assert response.usage.output_tokens_details.reasoning_tokens == 1
+    assert (response.instructions, response.max_output_tokens, response.temperature, response.top_p) == \
+        ("be brief", 64, 0.3, 0.8)
+    assert (response.metadata, response.user, response.parallel_tool_calls, body["store"]) == \
+        ({"app": "x"}, "u", False, False)  # `store` is in OpenAI's object, not in the SDK's model
+    assert (response.previous_response_id, response.truncation, response.tool_choice) == ("resp_prev", "auto",
+                                                                                          "required")
+    assert response.reasoning is not None and response.reasoning.effort == "low"
+    assert response.text is not None and response.text.format is not None
+    assert response.text.format.type == "json_object"
+    tool = response.tools[0]
+    assert tool.type == "function" and tool.name == "f" and tool.strict is True
+    assert response.incomplete_details is None and response.error is None
+    via_sdk = sdk(body).responses.create(model="m", input="hi")
+    assert via_sdk.output_text == "{\"ok\": true}" and via_sdk.id == "resp_abc"
+
+
+def test_defaults_are_echoed_as_openai_does() -> None:
+    raw = codec_for({"model": "m", "input": "hi"}).body(completion({"content": "x"}), None)
+    body = validated(raw)
+    assert (body.tool_choice, body.parallel_tool_calls, raw["store"], body.truncation, body.metadata) == \
+        ("auto", True, True, "disabled", {})
+    assert body.text is not None and body.text.format is not None and body.text.format.type == "text"
+    assert body.tools == [] and body.instructions is None
+
+
+def test_tool_calls_reasoning_and_refusal_become_items_in_order() -> None:
+    body = codec_for().body(completion({
+        "content": None, "reasoning_content": "let me think", "reasoning_signature": "sig", "refusal": "nope",
+        "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "a", "arguments": "{}"}},
+                       {"id": "call_2", "type": "function", "function": {"name": "b", "arguments": "{\"x\":1}"}}]},
+        "tool_calls"), Usage(1, 2))
+    response = validated(body)
+    assert [i.type for i in response.output] == ["reasoning", "message", "function_call", "function_call"]
+    reasoning, message, first, second = response.output
+    assert reasoning.type == "reasoning" and reasoning.content and reasoning.content[0].text == "let me think"
+    assert reasoning.encrypted_content == "sig"
+    assert message.type == "message" and message.content[0].type == "refusal"
+    assert first.type == "function_call" and (first.call_id, first.name, first.arguments) == ("call_1", "a", "{}")
+    assert second.type == "function_call" and second.call_id == "call_2" and first.id != second.id
+    assert response.output_text == ""
+
+
+def test_a_length_cut_is_incomplete_and_usage_falls_back_to_the_body() -> None:
+    body = codec_for().body(completion({"content": "trunc"}, "length",
+                                       usage={"prompt_tokens": 9, "completion_tokens": 64, "total_tokens": 73}), None)
+    response = validated(body)
+    assert response.status == "incomplete" and response.incomplete_details is not None
+    assert response.incomplete_details.reason == "max_output_tokens"
+    assert response.output[0].status == "incomplete"  # type: ignore[union-attr]
+    assert response.usage is not None and (response.usage.input_tokens, response.usage.output_tokens) == (9, 64)
+    assert "completed_at" not in body
+
+
+def test_the_codec_takes_a_chat_result_and_keeps_the_final_response() -> None:
+    codec = codec_for()
+    assert codec.final is None
+    body = codec.body(ChatResult(completion({"content": "hi"}), Usage(3, 1)))
+    assert body["usage"]["input_tokens"] == 3 and codec.final is body
+
+
+def test_error_bodies_are_the_openai_envelope() -> None:
+    codec = codec_for()
+    assert codec.error_body(InvalidRequest("bad", param="input")) == {
+        "error": {"message": "bad", "type": "invalid_request_error", "param": "input", "code": None}}
+    assert codec.error_body(TooManyRequests("slow down"))["error"]["code"] == "rate_limit_exceeded"
