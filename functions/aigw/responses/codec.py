@@ -18,6 +18,7 @@ from typing import Any
 from aigw.errors import GatewayError
 from aigw.pricing.cost import Usage
 from aigw.providers.base import ChatChunk
+from aigw.responses.items import ItemIds
 from aigw.responses.render import render_completion
 from aigw.responses.stream import Event, ResponsesStreamEncoder
 
@@ -31,13 +32,15 @@ def frame(events: list[Event]) -> bytes:
 class ResponsesCodec:
     accepts_native_frames = False  # see the module docstring
 
-    def __init__(self, *, response_id: str, created_at: int, model: str, echo: dict[str, Any]) -> None:
+    def __init__(self, *, response_id: str, created_at: int, model: str, echo: dict[str, Any],
+                 ids: ItemIds | None = None) -> None:
         self.response_id = response_id
         self.created_at = created_at
         self.model = model
         self.echo = echo
+        self._ids = ids or ItemIds(response_id)
         self._stream = ResponsesStreamEncoder(response_id=response_id, created_at=created_at, model=model,
-                                              echo=echo)
+                                              echo=echo, ids=self._ids)
         self._body: dict[str, Any] | None = None
 
     @property
@@ -63,7 +66,7 @@ class ResponsesCodec:
         else:
             body = result
         self._body = render_completion(body, usage, response_id=self.response_id, created_at=self.created_at,
-                                       model=self.model, echo=self.echo)
+                                       model=self.model, echo=self.echo, ids=self._ids)
         return self._body
 
     def error_body(self, exc: GatewayError) -> dict[str, Any]:

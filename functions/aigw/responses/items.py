@@ -10,12 +10,19 @@ an `id` and a `type`, message content is always a list of parts. Conversion to c
     function_call_output              a `tool` message
     reasoning                         kept in the conversation, dropped from the chat body
                                       (no chat upstream takes another model's reasoning back)
+    item_reference                    replaced by the stored item it names (ResponsesService)
     built-in tool items               only where the deployment runs that tool natively
+
+Ids: a response id is `resp_` + 48 hex digits, the first 12 its creation time in ms (so ids
+sort by age); every item the gateway names carries its response's digits (`msg_<48><n>`),
+so an `item_reference` says which stored response holds the item it points to.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
+import time
 from collections.abc import Collection
 from typing import Any, Literal
 
@@ -37,8 +44,31 @@ BUILTIN_ITEM_TOOLS: dict[str, str] = {
 ID_PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(24)}"
+_RESPONSE_DIGITS = 48
+_ITEM_ID = re.compile(r"^[a-z]+_([0-9a-f]{48})[0-9a-f]+$")
+
+
+def new_response_id(now: float | None = None) -> str:
+    millis = int((time.time() if now is None else now) * 1000)
+    return f"resp_{millis:012x}{secrets.token_hex(18)}"
+
+
+class ItemIds:
+    """Ids for the items of one response (its input and output), unique and traceable to it."""
+
+    def __init__(self, response_id: str) -> None:
+        self._digits = response_id.removeprefix("resp_")
+        self._next = 0
+
+    def new(self, prefix: str) -> str:
+        self._next += 1
+        return f"{prefix}_{self._digits}{self._next:04x}"
+
+
+def response_of_item(item_id: str) -> str | None:
+    """The response an item id of the gateway's belongs to; None for anyone else's id."""
+    match = _ITEM_ID.match(item_id)
+    return f"resp_{match.group(1)}" if match else None
 
 
 def tool_family(tool_type: str) -> str:
@@ -74,6 +104,11 @@ class _FunctionCallOutput(_Item):
     call_id: str = Field(min_length=1)
     output: str | list[dict[str, Any]]
     id: str | None = None
+
+
+class _ItemReference(_Item):
+    type: Literal["item_reference"]
+    id: str = Field(min_length=1)
 
 
 class _Reasoning(_Item):
@@ -171,8 +206,9 @@ def _parts(content: str | list[dict[str, Any]], role: str, where: str) -> list[d
     return parts
 
 
-def normalize_item(raw: Any, where: str, native_tools: Collection[str]) -> dict[str, Any]:
-    """One input item, validated, with an id and its content as parts."""
+def normalize_item(raw: Any, where: str, native_tools: Collection[str], ids: ItemIds) -> dict[str, Any]:
+    """One input item, validated, with an id and its content as parts; an item_reference stays
+    one (`{"type": "item_reference", "id"}`) until the service resolves it."""
     if isinstance(raw, dict) and raw.get("type") in (None, "message"):
         message = check(_Message, raw, where)
         item = message.model_dump(exclude_none=True)
@@ -195,11 +231,11 @@ def normalize_item(raw: Any, where: str, native_tools: Collection[str]) -> dict[
                                  f"{BUILTIN_ITEM_TOOLS[kind]!r}, which this model's deployments do not run",
                                  param=where)
         elif kind == "item_reference":
-            raise InvalidRequest(f"{where}: item_reference is not supported; send the item itself, or "
-                                 "continue a stored conversation with previous_response_id", param=where)
+            return {"type": "item_reference", "id": check(_ItemReference, raw, where).id}
         else:
             raise InvalidRequest(f"{where}: unknown input item type {kind!r}", param=where)
-    item.setdefault("id", new_id(ID_PREFIXES.get(item["type"], "item")))
+    if not item.get("id"):
+        item["id"] = ids.new(ID_PREFIXES.get(item["type"], "item"))
     if item["type"] != "reasoning":
         item.setdefault("status", "completed")
     return item
@@ -277,6 +313,8 @@ def to_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             output = item["output"]
             text = output if isinstance(output, str) else "".join(p["text"] for p in output)
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": text})
+        elif kind == "item_reference":
+            raise InvalidRequest(f"item_reference {item['id']!r}: no stored item with this id", param="input")
         # reasoning and natively run built-in tool items have no chat equivalent; reasoning
         # between an assistant message and its calls keeps them on one message
     return messages

@@ -17,15 +17,11 @@ import time
 from typing import Any
 
 from aigw.pricing.cost import Usage
-from aigw.responses.items import new_id
+from aigw.responses.items import ItemIds
 from aigw.responses.request import FunctionTool, ResponsesRequest, function_tools
 
 # finish_reason -> incomplete_details.reason; any other finish completes the response.
 INCOMPLETE_REASONS: dict[str, str] = {"length": "max_output_tokens", "content_filter": "content_filter"}
-
-
-def new_response_id() -> str:
-    return new_id("resp")
 
 
 def _echo_tool(tool: FunctionTool) -> dict[str, Any]:
@@ -84,18 +80,16 @@ def response_object(*, response_id: str, created_at: int, model: str, echo: dict
     return response
 
 
-def reasoning_item(text: str, signature: str | None, status: str = "completed",
-                   item_id: str | None = None) -> dict[str, Any]:
-    item: dict[str, Any] = {"id": item_id or new_id("rs"), "type": "reasoning", "summary": [],
+def reasoning_item(item_id: str, text: str, signature: str | None, status: str = "completed") -> dict[str, Any]:
+    item: dict[str, Any] = {"id": item_id, "type": "reasoning", "summary": [],
                             "content": [{"type": "reasoning_text", "text": text}], "status": status}
     if signature:
         item["encrypted_content"] = signature  # Claude's thinking signature, opaque to the client
     return item
 
 
-def message_item(parts: list[dict[str, Any]], status: str = "completed",
-                 item_id: str | None = None) -> dict[str, Any]:
-    return {"id": item_id or new_id("msg"), "type": "message", "role": "assistant", "status": status,
+def message_item(item_id: str, parts: list[dict[str, Any]], status: str = "completed") -> dict[str, Any]:
+    return {"id": item_id, "type": "message", "role": "assistant", "status": status,
             "content": parts}
 
 
@@ -103,38 +97,38 @@ def text_part(text: str) -> dict[str, Any]:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
-def function_call_item(call_id: str, name: str, arguments: str, status: str = "completed",
-                       item_id: str | None = None) -> dict[str, Any]:
-    return {"id": item_id or new_id("fc"), "type": "function_call", "status": status, "call_id": call_id,
+def function_call_item(item_id: str, call_id: str, name: str, arguments: str,
+                       status: str = "completed") -> dict[str, Any]:
+    return {"id": item_id, "type": "function_call", "status": status, "call_id": call_id,
             "name": name, "arguments": arguments}
 
 
-def output_items(message: dict[str, Any], status: str = "completed") -> list[dict[str, Any]]:
+def output_items(message: dict[str, Any], ids: ItemIds, status: str = "completed") -> list[dict[str, Any]]:
     """A chat assistant message as output items, in the order a model produces them."""
     items: list[dict[str, Any]] = []
     if message.get("reasoning_content"):
-        items.append(reasoning_item(message["reasoning_content"], message.get("reasoning_signature")))
+        items.append(reasoning_item(ids.new("rs"), message["reasoning_content"], message.get("reasoning_signature")))
     parts: list[dict[str, Any]] = []
     if isinstance(message.get("content"), str) and message["content"]:
         parts.append(text_part(message["content"]))
     if message.get("refusal"):
         parts.append({"type": "refusal", "refusal": message["refusal"]})
     if parts:
-        items.append(message_item(parts, status))
+        items.append(message_item(ids.new("msg"), parts, status))
     for call in message.get("tool_calls") or []:
         function = call.get("function") or {}
-        items.append(function_call_item(call.get("id") or new_id("call"), function.get("name") or "",
+        items.append(function_call_item(ids.new("fc"), call.get("id") or ids.new("call"), function.get("name") or "",
                                         function.get("arguments") or "", status))
     return items
 
 
 def render_completion(body: dict[str, Any], usage: Usage | None, *, response_id: str, created_at: int,
-                      model: str, echo: dict[str, Any]) -> dict[str, Any]:
+                      model: str, echo: dict[str, Any], ids: ItemIds) -> dict[str, Any]:
     """A complete `chat.completion` (choice 0) as the response object."""
     choice = (body.get("choices") or [{}])[0]
     reason = INCOMPLETE_REASONS.get(choice.get("finish_reason") or "")
     status = "incomplete" if reason else "completed"
     used = usage or (Usage.from_openai(body["usage"]) if isinstance(body.get("usage"), dict) else Usage())
     return response_object(response_id=response_id, created_at=created_at, model=model, echo=echo,
-                           status=status, output=output_items(choice.get("message") or {}, status),
+                           status=status, output=output_items(choice.get("message") or {}, ids, status),
                            usage=used, incomplete_reason=reason)

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from aigw.errors import InvalidRequest
-from aigw.responses.items import check, normalize_item, to_messages, tool_family
+from aigw.responses.items import ItemIds, check, new_response_id, normalize_item, to_messages, tool_family
 
 # Responses field -> Chat Completions field, values unchanged.
 RENAMES: dict[str, str] = {
@@ -149,14 +149,16 @@ def parse_request(data: dict[str, Any]) -> ResponsesRequest:
     return request
 
 
-def input_items(request: ResponsesRequest, native_tools: Collection[str] = ()) -> list[dict[str, Any]]:
+def input_items(request: ResponsesRequest, native_tools: Collection[str] = (),
+                ids: ItemIds | None = None) -> list[dict[str, Any]]:
     """This turn's input, normalized (ids, parts); a string is one user message."""
+    ids = ids or ItemIds(new_response_id())
     raw = request.input
     if raw is None or raw == "":
         return []
     if isinstance(raw, str):
         raw = [{"type": "message", "role": "user", "content": raw}]
-    return [normalize_item(item, f"input[{n}]", native_tools) for n, item in enumerate(raw)]
+    return [normalize_item(item, f"input[{n}]", native_tools, ids) for n, item in enumerate(raw)]
 
 
 def function_tools(request: ResponsesRequest, native_tools: Collection[str] = ()) -> list[FunctionTool]:

@@ -1,7 +1,8 @@
 """What the `/v1/responses` front door needs around the pipeline, in the order it needs it:
 
-    prepare(data, key)             validate; continue a stored conversation (ONE state read,
-                                   only when previous_response_id is set); the canonical body
+    prepare(data, key)             validate; continue a stored conversation and resolve
+                                   item_references (ONE state read, none without either); the
+                                   canonical body
     codec(prepared)                the request's `ResponsesCodec`
     native_body(prepared)          the body for a deployment that speaks Responses natively
     save(prepared, response)       store a finished response (completed or incomplete), if `store`
@@ -26,12 +27,16 @@ from aigw.auth.records import KeyRecord
 from aigw.cache.keys import Namespacing, namespace_for
 from aigw.errors import GatewayError, InvalidRequest
 from aigw.responses.codec import ResponsesCodec
-from aigw.responses.render import echo, new_response_id
+from aigw.responses.items import ItemIds, new_response_id, response_of_item
+from aigw.responses.render import echo
 from aigw.responses.request import ResponsesRequest, chat_body, input_items, parse_request
 from aigw.responses.store import ResponseStore, StoredResponse, page_of_items
 
 DEFAULT_TTL_S = 30 * 86_400
 MAX_LIST_LIMIT = 100
+# item_references are resolved from the newest response they name (whose stored conversation
+# holds the older ones in a linear history): one read; a branched history may need more.
+MAX_REFERENCED_RESPONSES = 8
 _log = logging.getLogger(__name__)
 
 
@@ -55,6 +60,7 @@ class Prepared:
     prior: list[dict[str, Any]]  # the stored conversation this continues ([] without previous_response_id)
     input: list[dict[str, Any]]  # this turn's input items, normalized (ids included)
     body: dict[str, Any]  # the canonical Chat Completions body
+    ids: ItemIds  # names this response's items (the codec continues it)
     native_tools: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -86,23 +92,49 @@ class ResponsesService:
         is a 400 naming it."""
         natives = frozenset(native_tools)
         request = parse_request(data)
-        new_items = input_items(request, natives)
+        response_id = new_response_id(self._clock())
+        ids = ItemIds(response_id)
+        new_items = input_items(request, natives, ids)
         namespace = self.namespace(key)
         prior: list[dict[str, Any]] = []
+        known: dict[str, dict[str, Any]] = {}
         if request.previous_response_id is not None:
             stored = await self.store.get(namespace, request.previous_response_id)
             if stored is None:
                 raise InvalidRequest(f"Previous response with id {request.previous_response_id!r} not found.",
                                      param="previous_response_id", code="previous_response_not_found")
             prior = stored.conversation
+            known = {str(item.get("id")): item for item in prior}
+        new_items = await self._resolve(namespace, new_items, known)
         body = chat_body(request, prior + new_items, native_tools=natives)
-        return Prepared(request=request, data=data, namespace=namespace, response_id=new_response_id(),
-                        created_at=int(self._clock()), prior=prior, input=new_items, body=body,
+        return Prepared(request=request, data=data, namespace=namespace, response_id=response_id,
+                        created_at=int(self._clock()), prior=prior, input=new_items, body=body, ids=ids,
                         native_tools=natives)
+
+    async def _resolve(self, namespace: str, items: list[dict[str, Any]],
+                       known: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """Replace each item_reference by the stored item it names (the AI SDK sends these for
+        earlier output when `store` is on). Reads the newest response named first."""
+        wanted = {item["id"] for item in items if item["type"] == "item_reference"} - set(known)
+        tried: set[str] = set()
+        while wanted:
+            owners = sorted({r for r in map(response_of_item, wanted) if r is not None} - tried)
+            if not owners or len(tried) >= MAX_REFERENCED_RESPONSES:
+                missing = sorted(wanted)[0]
+                raise InvalidRequest(f"item_reference {missing!r}: no stored item with this id",
+                                     param="input", code="item_not_found")
+            newest = owners[-1]
+            tried.add(newest)
+            stored = await self.store.get(namespace, newest)
+            for item in stored.conversation if stored is not None else []:
+                known.setdefault(str(item.get("id")), item)
+            wanted -= set(known)
+        return [dict(known[item["id"]]) if item["type"] == "item_reference" else item for item in items]
 
     def codec(self, prepared: Prepared) -> ResponsesCodec:
         return ResponsesCodec(response_id=prepared.response_id, created_at=prepared.created_at,
-                              model=prepared.request.model, echo=echo(prepared.request, prepared.native_tools))
+                              model=prepared.request.model, echo=echo(prepared.request, prepared.native_tools),
+                              ids=prepared.ids)
 
     def native_body(self, prepared: Prepared) -> dict[str, Any]:
         """The client's body for an upstream Responses endpoint (OpenAI, Azure): the stored

@@ -24,6 +24,7 @@ from typing import Any
 from aigw.errors import GatewayError
 from aigw.pricing.cost import Usage
 from aigw.providers.base import ChatChunk
+from aigw.responses.items import ItemIds
 from aigw.responses.render import (
     INCOMPLETE_REASONS,
     function_call_item,
@@ -61,8 +62,10 @@ def failure_code(exc: GatewayError) -> str:
 
 
 class ResponsesStreamEncoder:
-    def __init__(self, *, response_id: str, created_at: int, model: str, echo: dict[str, Any]) -> None:
+    def __init__(self, *, response_id: str, created_at: int, model: str, echo: dict[str, Any],
+                 ids: ItemIds) -> None:
         self.response_id = response_id
+        self._ids = ids
         self.created_at = created_at
         self.model = model
         self.echo = echo
@@ -161,7 +164,10 @@ class ResponsesStreamEncoder:
                 continue  # the Responses API has one answer
             delta = choice.get("delta") or {}
             if delta.get("reasoning_content"):
-                slot = self._slot("reasoning", {**reasoning_item("", None, "in_progress"), "content": []}, out)
+                if "reasoning" not in self._open:
+                    self._slot("reasoning", {**reasoning_item(self._ids.new("rs"), "", None, "in_progress"),
+                                             "content": []}, out)
+                slot = self._open["reasoning"]
                 self._part(slot, {"type": "reasoning_text", "text": ""}, out)
                 self._delta(slot, delta["reasoning_content"], out)
             if delta.get("reasoning_signature"):
@@ -172,7 +178,8 @@ class ResponsesStreamEncoder:
                         delta["reasoning_signature"]
             for key, part_type in (("content", "output_text"), ("refusal", "refusal")):
                 if isinstance(delta.get(key), str) and delta[key]:
-                    slot = self._slot("message", message_item([], "in_progress"), out)
+                    slot = self._open.get("message") or self._slot(
+                        "message", message_item(self._ids.new("msg"), [], "in_progress"), out)
                     part = text_part("") if part_type == "output_text" else {"type": "refusal", "refusal": ""}
                     self._part(slot, part, out)
                     self._delta(slot, delta[key], out)
@@ -187,10 +194,10 @@ class ResponsesStreamEncoder:
         kind = f"tool:{call.get('index', 0)}"
         slot = self._open.get(kind)
         if slot is None:
-            item = function_call_item(call.get("id") or "", function.get("name") or "", "", "in_progress")
+            # the call id is part of the item's identity from `added` on: mint one if the upstream has none
+            item = function_call_item(self._ids.new("fc"), call.get("id") or self._ids.new("call"),
+                                      function.get("name") or "", "", "in_progress")
             slot = self._slot(kind, item, out)
-        if call.get("id") and not slot.item["call_id"]:
-            slot.item["call_id"] = call["id"]
         if function.get("name") and not slot.item["name"]:
             slot.item["name"] = function["name"]
         if function.get("arguments"):

@@ -171,7 +171,8 @@ def test_builtin_tools_are_a_400_naming_the_tool_unless_run_natively() -> None:
     ({"model": "m", "input": [{"type": "function_call", "name": "f", "arguments": "{}"}]}, "input[0].call_id"),
     ({"model": "m", "input": [{"type": "function_call_output", "call_id": "c", "output": [
         {"type": "input_image", "image_url": "https://x/y.png"}]}]}, "input[0].output[0]"),
-    ({"model": "m", "input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0]"),
+    ({"model": "m", "input": [{"type": "item_reference", "id": "msg_1"}]}, "input"),  # nothing stored to name
+    ({"model": "m", "input": [{"type": "item_reference"}]}, "input[0].id"),
     ({"model": "m", "input": [{"type": "teleport"}]}, "input[0]"),
     ({"model": "m", "input": "x", "tools": [{"type": "function"}]}, "tools[0].name"),
     ({"model": "m", "input": "x", "tools": [{"type": "function", "name": "f"}, {"type": "function", "name": "f"}]},

@@ -48,6 +48,8 @@ async def answer(service: ResponsesService, prepared: Prepared, message: dict[st
         assert await service.save(prepared, body)
         return str(body["id"])
     chunks = [chunk({"role": "assistant", "content": ""})]
+    if message.get("reasoning_content"):
+        chunks.append(chunk({"reasoning_content": message["reasoning_content"]}))
     if message.get("content"):
         chunks.append(text(message["content"]))
     for n, tool_call in enumerate(message.get("tool_calls") or []):
@@ -230,3 +232,56 @@ async def test_native_body_inlines_the_stored_conversation() -> None:
         {"type": "reasoning", "id": "rs_openai", "summary": [], "encrypted_content": "openai-blob"},
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "three"}]}]
     assert prepared.body["messages"][-1] == {"role": "user", "content": "three"} and "tools" not in prepared.body
+
+
+async def test_a_fifty_turn_chat_sending_item_references_costs_one_read_per_request(table: CountingTable) -> None:
+    """The AI SDK's way with `store` on: no previous_response_id, the whole history each time,
+    earlier output as item_references to the gateway's item ids."""
+    service = ResponsesService(DynamoResponseStore(lambda: table))
+    me = key(team=uuid.uuid4().hex)
+    history: list[dict[str, Any]] = []
+    expected: list[dict[str, Any]] = []
+    for turn in range(50):
+        history.append({"role": "user", "content": [{"type": "input_text", "text": f"q{turn}"}]})
+        expected.append({"role": "user", "content": f"q{turn}"})
+        reads = table.queries
+        prepared = await service.prepare({"model": "m", "input": list(history), "stream": turn % 2 == 0}, me)
+        assert table.queries - reads == (0 if turn == 0 else 1)
+        assert prepared.body["messages"] == expected
+        response_id = await answer(service, prepared, {"content": f"a{turn}", "reasoning_content": "hm"},
+                                   stream=turn % 2 == 0)
+        output = (await service.get(me, response_id))["output"]
+        assert [item["type"] for item in output] == ["reasoning", "message"]
+        history += [{"type": "item_reference", "id": item["id"]} for item in output]
+        expected.append({"role": "assistant", "content": f"a{turn}"})
+
+
+async def test_item_references_across_branches_unknown_ids_and_other_tenants() -> None:
+    store = MemoryResponseStore()
+    service = ResponsesService(store)
+    me, other = key(team="a"), key(team="b")
+    first = await service.prepare({"model": "m", "input": "left"}, me)
+    left = (await service.get(me, await answer(service, first, {"content": "L"}, stream=False)))["output"][0]
+    second = await service.prepare({"model": "m", "input": "right"}, me)
+    right = (await service.get(me, await answer(service, second, {"content": "R"}, stream=False)))["output"][0]
+    store.reads = 0
+    both = await service.prepare({"model": "m", "input": [{"type": "item_reference", "id": left["id"]},
+                                                          {"type": "item_reference", "id": right["id"]}]}, me)
+    assert both.body["messages"] == [{"role": "assistant", "content": "L"}, {"role": "assistant", "content": "R"}]
+    assert store.reads == 2  # two unrelated responses: one read each, newest first
+    assert both.input[0] == left and both.input[0] is not left
+    for who, item_id in ((me, "msg_" + "0" * 52), (me, "msg_client_chosen"), (other, left["id"])):
+        with pytest.raises(InvalidRequest) as caught:
+            await service.prepare({"model": "m", "input": [{"type": "item_reference", "id": item_id}]}, who)
+        assert caught.value.code == "item_not_found" and item_id in caught.value.message
+
+
+def test_response_ids_sort_by_age_and_item_ids_name_their_response() -> None:
+    from aigw.responses.items import ItemIds, new_response_id, response_of_item
+
+    older, newer = new_response_id(1_700_000_000.0), new_response_id(1_700_000_000.5)
+    assert older < newer and len(older) == len("resp_") + 48
+    ids = ItemIds(newer)
+    first, second = ids.new("msg"), ids.new("fc")
+    assert first != second and response_of_item(first) == newer == response_of_item(second)
+    assert response_of_item("msg_abc") is None and response_of_item("call_" + "f" * 40) is None

@@ -102,6 +102,17 @@ def test_a_failure_mid_stream_is_response_failed_then_an_error_the_sdk_raises() 
     assert seen[-1] == "response.failed"  # delivered before the SDK raises on `error`
 
 
+def test_a_call_without_an_upstream_id_gets_one_that_holds_from_added_to_done() -> None:
+    stream = encode(codec_for(), [call(0, name="f", arguments="{}"), chunk({}, "tool_calls")])
+    events = events_of(stream)
+    added = next(e["item"] for e in events if e["type"] == "response.output_item.added")
+    done = next(e["item"] for e in events if e["type"] == "response.output_item.done")
+    assert added["call_id"].startswith("call_") and added["call_id"] == done["call_id"]
+    with sdk(stream).responses.stream(model="m", input="hi") as sdk_events:
+        final = sdk_events.get_final_response()
+    assert final.output[0].type == "function_call" and final.output[0].call_id == added["call_id"]
+
+
 def test_an_empty_stream_still_completes() -> None:
     events = events_of(encode(codec_for(), []))
     assert [e["type"] for e in events] == ["response.created", "response.in_progress", "response.completed"]
