@@ -19,7 +19,7 @@ from aigw.errors import GatewayError
 from aigw.pricing.cost import Usage
 from aigw.providers.base import ChatChunk
 from aigw.responses.items import ItemIds
-from aigw.responses.render import render_completion
+from aigw.responses.render import render_completion, with_native_output
 from aigw.responses.stream import Event, ResponsesStreamEncoder
 
 
@@ -60,13 +60,18 @@ class ResponsesCodec:
 
     # ---- complete bodies and errors -----------------------------------------------------------------
     def body(self, result: Any, usage: Usage | None = None) -> dict[str, Any]:
-        """A complete answer: today's `(body, usage)` call, or a `ChatResult` (its `.body`, `.usage`)."""
+        """A complete answer: today's `(body, usage)` call, or a `ChatResult` (its `.body`,
+        `.usage`, and `.native` when the upstream answered in the Responses API itself)."""
+        native = None
         if hasattr(result, "body") and not isinstance(result, dict):
-            body, usage = result.body, usage if usage is not None else result.usage
+            body, usage, native = result.body, usage if usage is not None else result.usage, \
+                getattr(result, "native", None)
         else:
             body = result
         self._body = render_completion(body, usage, response_id=self.response_id, created_at=self.created_at,
                                        model=self.model, echo=self.echo, ids=self._ids)
+        if isinstance(native, dict) and native.get("object") == "response":
+            self._body = with_native_output(self._body, native, self._ids)
         return self._body
 
     def error_body(self, exc: GatewayError) -> dict[str, Any]:

@@ -132,3 +132,23 @@ def render_completion(body: dict[str, Any], usage: Usage | None, *, response_id:
     return response_object(response_id=response_id, created_at=created_at, model=model, echo=echo,
                            status=status, output=output_items(choice.get("message") or {}, ids, status),
                            usage=used, incomplete_reason=reason)
+
+
+def _answer(output: list[dict[str, Any]]) -> tuple[str, list[tuple[str, str]]]:
+    calls = [(str(i.get("name")), str(i.get("arguments"))) for i in output if i.get("type") == "function_call"]
+    return output_text(output), calls
+
+
+def with_native_output(rendered: dict[str, Any], native: dict[str, Any], ids: ItemIds) -> dict[str, Any]:
+    """A response rendered from the canonical body, with the output items of the upstream's own
+    Responses answer (built-in tool calls, annotations), when both say the same: if an output
+    filter changed the canonical answer, the canonical one stands. Message and function call
+    items get the gateway's ids (so item_reference resolves); reasoning keeps the upstream's."""
+    output = [dict(item) for item in native.get("output") or [] if isinstance(item, dict)]
+    if _answer(output) != _answer(rendered["output"]):
+        return rendered
+    for item in output:
+        prefix = {"message": "msg", "function_call": "fc"}.get(str(item.get("type")))
+        if prefix is not None:
+            item["id"] = ids.new(prefix)
+    return {**rendered, "output": output, "output_text": output_text(output)}

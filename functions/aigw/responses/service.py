@@ -5,8 +5,10 @@
                                    canonical body
     codec(prepared)                the request's `ResponsesCodec`
     native_body(prepared)          the body for a deployment that speaks Responses natively
-    save(prepared, response)       store a finished response (completed or incomplete), if `store`
-    persist_stream(...)            the client's stream, stored before its terminal event is sent
+    deliver(prepared, codec, outcome)  after `pipeline.handle`: a JSON answer is stored before it
+                                   is returned; a stream is wrapped by persist_stream, which
+                                   stores it before its terminal event is sent
+    save / persist_stream          the two halves of deliver
     get / delete / input_items     the GET, DELETE and GET .../input_items routes
 
 Tenant scoping: every read and write is inside the key's namespace (team, project or key,
@@ -25,7 +27,9 @@ import anyio
 
 from aigw.auth.records import KeyRecord
 from aigw.cache.keys import Namespacing, namespace_for
+from aigw.config.models import ResponsesConfig
 from aigw.errors import GatewayError, InvalidRequest
+from aigw.pipeline.outcome import JsonOutcome, Outcome, StreamOutcome
 from aigw.responses.codec import ResponsesCodec
 from aigw.responses.items import ItemIds, new_response_id, response_of_item
 from aigw.responses.render import echo
@@ -78,6 +82,13 @@ class ResponsesService:
         self._clock = clock
         self._on_store_error = on_store_error or (lambda exc: _log.error("storing a response failed: %s",
                                                                          type(exc).__name__))
+
+    @classmethod
+    def from_config(cls, config: ResponsesConfig, table: Callable[[], Any], **kwargs: Any) -> ResponsesService:
+        """On the Responses table (`lambda: aws.table(names.RESPONSES)`), as configured."""
+        from aigw.responses.store import DynamoResponseStore
+
+        return cls(DynamoResponseStore(table), ttl_s=config.store_ttl_s, namespace=config.namespace, **kwargs)
 
     def namespace(self, key: KeyRecord) -> str:
         return namespace_for(key, self.namespacing)
@@ -145,6 +156,18 @@ class ResponsesService:
         body["input"] = [item for item in items if item is not None]
         body["store"] = False
         return body
+
+    async def deliver(self, prepared: Prepared, codec: ResponsesCodec, outcome: Outcome) -> Outcome:
+        """The pipeline's outcome for this request, with the response stored as it must be: a
+        JSON body before it is returned, a stream before its terminal event goes out."""
+        if isinstance(outcome, JsonOutcome):
+            if outcome.status == 200:
+                try:
+                    await self.save(prepared, codec.final)
+                except Exception as exc:  # the answer is paid for: still deliver it
+                    self._on_store_error(exc)
+            return outcome
+        return StreamOutcome(self.persist_stream(prepared, codec, outcome.body), outcome.headers, outcome.status)
 
     async def save(self, prepared: Prepared, response: dict[str, Any] | None) -> bool:
         """Store a finished response if the request asked to (`store`, default true); failed

@@ -3,6 +3,7 @@ model and read back through `client.responses.create`; the codec's body/error se
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aigw.errors import InvalidRequest, TooManyRequests
@@ -108,3 +109,36 @@ def test_error_bodies_are_the_openai_envelope() -> None:
     assert codec.error_body(InvalidRequest("bad", param="input")) == {
         "error": {"message": "bad", "type": "invalid_request_error", "param": "input", "code": None}}
     assert codec.error_body(TooManyRequests("slow down"))["error"]["code"] == "rate_limit_exceeded"
+
+
+@dataclass
+class NativeResult:
+    """`ChatResult` as the lead's seam extends it (`native`: the body in the client's own API)."""
+
+    body: dict[str, Any]
+    usage: Usage | None
+    native: dict[str, Any] | None = None
+
+
+NATIVE_OUTPUT: list[dict[str, Any]] = [
+    {"id": "ws_up", "type": "web_search_call", "status": "completed", "action": {"type": "search", "query": "x"}},
+    {"id": "msg_up", "type": "message", "role": "assistant", "status": "completed", "content": [
+        {"type": "output_text", "text": "Found it.", "logprobs": [], "annotations": [
+            {"type": "url_citation", "start_index": 0, "end_index": 5, "url": "https://x.test", "title": "X"}]}]}]
+
+
+def test_a_native_responses_answer_keeps_its_items_under_the_gateways_ids() -> None:
+    codec = codec_for(response_id="resp_" + "ab" * 24)
+    native = {"id": "resp_upstream", "object": "response", "output": NATIVE_OUTPUT}
+    body = codec.body(NativeResult(completion({"content": "Found it."}), Usage(4, 2), native=native))
+    response = validated(body)
+    assert [i.type for i in response.output] == ["web_search_call", "message"]
+    assert body["id"] == "resp_" + "ab" * 24 and response.output_text == "Found it."
+    assert body["output"][0]["id"] == "ws_up" and body["output"][1]["id"].startswith("msg_" + "ab" * 24)
+    assert body["output"][1]["content"][0]["annotations"][0]["url"] == "https://x.test"
+
+
+def test_a_filtered_canonical_answer_wins_over_the_native_one() -> None:
+    native = {"object": "response", "output": NATIVE_OUTPUT}
+    body = codec_for().body(NativeResult(completion({"content": "[redacted]"}), Usage(4, 2), native=native))
+    assert body["output_text"] == "[redacted]" and [i["type"] for i in body["output"]] == ["message"]

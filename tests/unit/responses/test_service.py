@@ -285,3 +285,27 @@ def test_response_ids_sort_by_age_and_item_ids_name_their_response() -> None:
     first, second = ids.new("msg"), ids.new("fc")
     assert first != second and response_of_item(first) == newer == response_of_item(second)
     assert response_of_item("msg_abc") is None and response_of_item("call_" + "f" * 40) is None
+
+
+async def test_deliver_stores_json_before_returning_and_wraps_streams(local_aws: Any) -> None:
+    from aigw.config.models import ResponsesConfig
+    from aigw.pipeline.outcome import JsonOutcome, StreamOutcome
+
+    service = ResponsesService.from_config(ResponsesConfig(store_ttl_s=120, namespace="key"),
+                                           lambda: local_aws.aws.table(RESPONSES))
+    assert service.ttl_s == 120 and service.namespacing == "key"
+    me = key(key_id=uuid.uuid4().hex)
+    prepared = await service.prepare({"model": "m", "input": "hi"}, me)
+    codec = service.codec(prepared)
+    outcome = JsonOutcome(codec.body(completion({"content": "json"}), Usage(1, 1)), {"x-request-id": "r"})
+    assert await service.deliver(prepared, codec, outcome) is outcome
+    assert (await service.get(me, prepared.response_id))["output_text"] == "json"
+
+    streamed = await service.prepare({"model": "m", "input": "hi", "stream": True}, me)
+    codec = service.codec(streamed)
+    wrapped = await service.deliver(streamed, codec, StreamOutcome(frames_of(codec, [text("sse")]), {"h": "v"}))
+    assert isinstance(wrapped, StreamOutcome) and wrapped.headers == {"h": "v"}
+    with pytest.raises(ResponseNotFound):
+        await service.get(me, streamed.response_id)  # nothing stored before the stream runs
+    sent = b"".join([frame async for frame in wrapped.body])
+    assert b"response.completed" in sent and (await service.get(me, streamed.response_id))["output_text"] == "sse"
