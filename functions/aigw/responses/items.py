@@ -44,8 +44,7 @@ BUILTIN_ITEM_TOOLS: dict[str, str] = {
 ID_PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
 
 
-_RESPONSE_DIGITS = 48
-_ITEM_ID = re.compile(r"^[a-z]+_([0-9a-f]{48})[0-9a-f]+$")
+_ITEM_ID = re.compile(r"^[a-z]+_([0-9a-f]{48})[0-9a-f]{4,}$")  # an upstream's 48-digit ids never match
 
 
 def new_response_id(now: float | None = None) -> str:

@@ -34,7 +34,7 @@ from aigw.responses.codec import ResponsesCodec
 from aigw.responses.items import ItemIds, new_response_id, response_of_item
 from aigw.responses.render import echo
 from aigw.responses.request import ResponsesRequest, chat_body, input_items, parse_request
-from aigw.responses.store import ResponseStore, StoredResponse, page_of_items
+from aigw.responses.store import Order, ResponseStore, StoredResponse, page_of_items
 
 DEFAULT_TTL_S = 30 * 86_400
 MAX_LIST_LIMIT = 100
@@ -96,7 +96,8 @@ class ResponsesService:
     # ---- create ---------------------------------------------------------------------------------
     async def prepare(self, data: dict[str, Any], key: KeyRecord, *,
                       native_tools: Collection[str] = ()) -> Prepared:
-        """Validate and translate; with previous_response_id, the one state read of the request.
+        """Validate and translate. The request's one state read: the previous response (with
+        previous_response_id), else the newest response its item_references name.
 
         `native_tools`: built-in tool families (web_search, file_search, computer,
         code_interpreter, ...) the model's deployments run natively; any other built-in tool
@@ -226,24 +227,29 @@ class ResponsesService:
             raise InvalidRequest(f"after: no input item {after!r} in this response", param="after") from None
 
 
-def list_params(query: Mapping[str, str]) -> tuple[str | None, int, Any]:
+def list_params(query: Mapping[str, str]) -> tuple[str | None, int, Order]:
     raw_limit = query.get("limit", "20")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST_LIMIT:
         raise InvalidRequest(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}", param="limit")
     order = query.get("order", "desc")
-    if order not in ("asc", "desc"):
+    if order == "asc":
+        return query.get("after") or None, int(raw_limit), "asc"
+    if order != "desc":
         raise InvalidRequest("order must be 'asc' or 'desc'", param="order")
-    return query.get("after") or None, int(raw_limit), order
+    return query.get("after") or None, int(raw_limit), "desc"
 
 
 def _native_item(item: dict[str, Any], *, this_turn: bool) -> dict[str, Any] | None:
-    """A stored item as input for an upstream Responses API, in the forms it takes without ids
-    (the ids are the gateway's, unknown upstream). Reasoning is sent back only as the client
-    sent it this turn: stored reasoning may come from another provider."""
+    """A stored item as input for an upstream Responses API, in the forms it takes without the
+    gateway's ids (unknown upstream). Reasoning is sent back only as the client itself sent it
+    this turn: stored reasoning (or a resolved item_reference to it) may be another provider's."""
     kind = item.get("type")
     if kind == "reasoning":
-        return dict(item) if this_turn and item.get("encrypted_content") else None
+        own = response_of_item(str(item.get("id", ""))) is not None
+        return dict(item) if this_turn and not own and item.get("encrypted_content") else None
     if kind == "message" and item.get("role") == "assistant":
         text = "".join(p.get("text", "") for p in item.get("content") or [] if p.get("type") == "output_text")
         return {"type": "message", "role": "assistant", "content": text}
-    return {k: v for k, v in item.items() if k not in ("id", "status")}
+    if kind in ("message", "function_call", "function_call_output"):
+        return {k: v for k, v in item.items() if k not in ("id", "status")}
+    return dict(item)  # a natively run built-in tool's item, as that upstream made it

@@ -8,6 +8,8 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aigw.names import RESPONSES
 from aigw.responses.store import DynamoResponseStore, MemoryResponseStore, StoredResponse, page_of_items, response_pk
@@ -152,3 +154,24 @@ def test_pages_of_items_follow_openais_cursor() -> None:
     assert empty["data"] == [] and empty["first_id"] is None and empty["has_more"] is False
     with pytest.raises(LookupError):
         page_of_items(items, after="nope", limit=1, order="asc")
+
+
+_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=200)
+_items = st.lists(st.fixed_dictionaries({"id": st.text(min_size=1, max_size=8), "type": st.just("message"),
+                                         "content": st.lists(st.fixed_dictionaries({"text": _text}), max_size=3)}),
+                  max_size=6)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_items, st.integers(0, 6), st.integers(64, 4_000))
+async def test_any_conversation_round_trips_through_parts(table: CountingTable, conversation: list[dict[str, Any]],
+                                                         split: int, part_bytes: int) -> None:
+    split = min(split, len(conversation))
+    record = StoredResponse({"id": "resp_h", "status": "completed", "output": conversation[split:]}, conversation,
+                            0, split)
+    assert StoredResponse.from_bytes(record.to_bytes()) == record
+    store = DynamoResponseStore(lambda: table, part_bytes=part_bytes)
+    ns = namespace()
+    await store.put(ns, record, ttl_s=60)
+    table.queries = 0
+    assert await store.get(ns, "resp_h") == record and table.queries == 1
