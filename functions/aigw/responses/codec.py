@@ -12,7 +12,7 @@ ids and sequence numbers are the gateway's own, so every chunk is re-encoded.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aigw.errors import GatewayError
@@ -30,6 +30,7 @@ def frame(events: list[Event]) -> bytes:
 
 
 class ResponsesCodec:
+    api = "responses"
     accepts_native_frames = False  # see the module docstring
 
     def __init__(self, *, response_id: str, created_at: int, model: str, echo: dict[str, Any],
@@ -77,3 +78,9 @@ class ResponsesCodec:
     def error_body(self, exc: GatewayError) -> dict[str, Any]:
         """An error before any answer: the OpenAI envelope, as on every OpenAI route."""
         return exc.openai_body()
+
+    def map_native_texts(self, body: Mapping[str, Any], fn: Callable[[str], str]) -> Mapping[str, Any]:
+        """Rewrite every text of a native Responses body (a redaction reaching a passthrough)."""
+        from aigw.responses.texts import map_responses_texts
+
+        return map_responses_texts(body, fn)

@@ -3,6 +3,7 @@ model and read back through `client.responses.create`; the codec's body/error se
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,3 +143,26 @@ def test_a_filtered_canonical_answer_wins_over_the_native_one() -> None:
     native = {"object": "response", "output": NATIVE_OUTPUT}
     body = codec_for().body(NativeResult(completion({"content": "[redacted]"}), Usage(4, 2), native=native))
     assert body["output_text"] == "[redacted]" and [i["type"] for i in body["output"]] == ["message"]
+
+
+def test_map_native_texts_reaches_every_text_of_a_responses_body() -> None:
+    body: dict[str, Any] = {
+        "model": "m", "instructions": "SECRET rules", "input": [
+            {"role": "user", "content": "SECRET one"},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "SECRET two"},
+                                                            {"type": "input_image", "image_url": "https://i/x.png"}]},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "SECRET three"},
+                                                                 {"type": "refusal", "refusal": "SECRET four"}]},
+            {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "SECRET five"}]},
+            {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{\"q\": \"SECRET six\"}"},
+            {"type": "function_call_output", "call_id": "c", "output": "SECRET seven"},
+            {"type": "function_call_output", "call_id": "d", "output": [{"type": "input_text", "text": "SECRET 8"}]},
+        ],
+        "tools": [{"type": "function", "name": "f", "description": "SECRET nine"}, {"type": "web_search"}],
+    }
+    before = json.dumps(body)
+    out = codec_for().map_native_texts(body, lambda text: text.replace("SECRET", "[redacted]"))
+    assert "SECRET" not in json.dumps(out) and json.dumps(body) == before  # every text; the body untouched
+    assert json.dumps(out).count("[redacted]") == before.count("SECRET")
+    assert out["input"][1]["content"][1] == {"type": "input_image", "image_url": "https://i/x.png"}
+    assert codec_for().map_native_texts({"model": "m", "input": "SECRET"}, str.lower)["input"] == "secret"
