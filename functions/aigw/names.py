@@ -13,6 +13,7 @@ ENV_CONFIG_PATH = "AIGW_CONFIG"  # path to the YAML/JSON config file
 ENV_ENTITIES_TABLE = "AIGW_ENTITIES_TABLE"
 ENV_COUNTERS_TABLE = "AIGW_COUNTERS_TABLE"
 ENV_CACHE_TABLE = "AIGW_CACHE_TABLE"
+ENV_RESPONSES_TABLE = "AIGW_RESPONSES_TABLE"
 ENV_SECRET_PREFIX = "AIGW_SECRET_PREFIX"  # Secrets Manager name prefix for credentials
 ENV_KEY_CACHE_TTL = "AIGW_KEY_CACHE_TTL_S"
 ENV_ADMIN_TOKEN = "AIGW_ADMIN_TOKEN"  # local dev only: bearer token for /admin
@@ -71,7 +72,14 @@ CACHE = TableSpec(
     env_var=ENV_CACHE_TABLE,
     default_name=f"{DEFAULT_TABLE_PREFIX}-cache",
 )
-TABLES: tuple[TableSpec, ...] = (ENTITIES, COUNTERS, CACHE)
+# Stored Responses API state (aigw.responses.store): pk RESP#<namespace>#<resp_id>, one item
+# per part of the compressed conversation (sk P#00000...), expired by TTL (30 days by default).
+RESPONSES = TableSpec(
+    logical_id="Responses",
+    env_var=ENV_RESPONSES_TABLE,
+    default_name=f"{DEFAULT_TABLE_PREFIX}-responses",
+)
+TABLES: tuple[TableSpec, ...] = (ENTITIES, COUNTERS, CACHE, RESPONSES)
 
 # ---- metrics: EMF in METRICS_NAMESPACE; the CDK dashboard and alarms query exactly these --
 METRIC_REQUESTS = "Requests"
@@ -111,4 +119,8 @@ METRIC_DIMENSIONS_GUARDRAIL: tuple[str, ...] = (DIM_GUARDRAIL, DIM_ACTION)
 # ---- response cache ---------------------------------------------------------------------
 CACHE_PK_PREFIX = "CACHE#"  # Cache table items: pk CACHE#<namespace>#<sha256>, sk CACHE_SK
 CACHE_SK = "-"
+
+# ---- stored Responses API state -----------------------------------------------------------
+RESPONSES_PK_PREFIX = "RESP#"  # Responses table items: pk RESP#<namespace>#<resp_id>, sk RESPONSES_PART_SK % n
+RESPONSES_PART_SK = "P#%05d"
 ENV_VECTOR_INDEX = "AIGW_VECTOR_INDEX"  # OpenSearch Serverless index name (default: config's index_name)

@@ -174,6 +174,17 @@ class ServerSettings(_Strict):
     cors_allow_origins: list[str] = Field(default_factory=list)
 
 
+# ---- Responses API state (aigw.responses; owner: responses) ---------------------------------
+class ResponsesConfig(_Strict):
+    """Stored `POST /v1/responses` state, for `previous_response_id` and GET/DELETE."""
+
+    store_ttl_s: int = Field(default=30 * 86_400, gt=0, le=400 * 86_400,
+                             description="how long a stored response (and its conversation) is kept")
+    # Who may read a stored response: the team that created it (default), its project, or only its key.
+    namespace: Literal["team", "key", "project"] = "team"
+# ---- end Responses API state ------------------------------------------------------------------
+
+
 class GatewayConfig(_Strict):
     models: list[ModelConfig] = Field(default_factory=list)
     cache: CacheConfig = Field(default_factory=CacheConfig)
@@ -183,6 +194,7 @@ class GatewayConfig(_Strict):
     guardrails: list[GuardrailConfig] = Field(default_factory=list)
     policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
     # --- end guardrails ---------------------------------------------------------------------
+    responses: ResponsesConfig = Field(default_factory=ResponsesConfig)  # the Responses API's stored state
     _index: dict[str, ModelConfig] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
