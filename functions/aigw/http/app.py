@@ -29,6 +29,7 @@ from aigw.services import Services
 # and returns Starlette routes), e.g. the Anthropic front door "aigw.http.anthropic_api:routes".
 ROUTE_MODULES: list[str] = [
     "aigw.http.anthropic_api:routes",
+    "aigw.http.responses_api:routes",
 ]
 RouteFactory = Callable[[Services], list[Route]]
 

@@ -102,7 +102,7 @@ def render(outcome: Outcome) -> Response:
 
 def envelope_body(exc: GatewayError, api: str) -> dict[str, Any]:
     """The error body of a client API (the Responses API uses OpenAI's)."""
-    return exc.anthropic_body() if api == "anthropic" else exc.openai_body()
+    return exc.anthropic_body() if api == "anthropic" else exc.openai_body()  # "responses": OpenAI's
 
 
 def api_of(path: str, headers: Mapping[str, str]) -> str:

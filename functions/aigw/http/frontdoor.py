@@ -24,6 +24,7 @@ from aigw.http.common import authenticate, error_response, read_body, render, re
 from aigw.observability import refusal_record
 from aigw.pipeline.context import RequestContext
 from aigw.pipeline.headers import response_headers
+from aigw.pipeline.outcome import Outcome
 from aigw.schemas import parse_json_object
 from aigw.services import Services
 
@@ -39,10 +40,12 @@ class Incoming:
 
 Build = Callable[[Incoming], Awaitable[RequestContext]]
 Decorate = Callable[[Response, str], None]
+# What a front door does with the pipeline's outcome before it is sent (e.g. store it).
+Deliver = Callable[[RequestContext, Outcome], Awaitable[Outcome]]
 
 
 async def serve(services: Services, request: Request, *, api: str, build: Build, body: bool = True,
-                decorate: Decorate | None = None) -> Response:
+                decorate: Decorate | None = None, deliver: Deliver | None = None) -> Response:
     request_id = request_id_of(request)
     started = time.perf_counter()
     ctx: RequestContext | None = None
@@ -56,7 +59,10 @@ async def serve(services: Services, request: Request, *, api: str, build: Build,
             data = parse_json_object(raw)
         ctx = await build(Incoming(request, request_id, started, key, data))
         ctx.end_user = end_user(request, data)
-        response = render(await services.pipeline.handle(ctx))
+        outcome = await services.pipeline.handle(ctx)
+        if deliver is not None:
+            outcome = await deliver(ctx, outcome)
+        response = render(outcome)
     except GatewayError as exc:
         if ctx is None:
             refused(services, request, api, exc, started, key, request_id)
