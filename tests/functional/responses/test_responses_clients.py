@@ -133,3 +133,15 @@ async def test_the_agents_sdk_runs_a_tool_using_agent_to_completion(gw: Any) -> 
                   model_settings=agents.ModelSettings(tool_choice="required"), reset_tool_choice=True)
     result = await Runner.run(agent, "weather in Paris?", max_turns=4)
     assert seen == ["Paris"] and result.final_output
+
+
+def test_the_readme_example_against_the_mock_models(make_gateway: Any) -> None:
+    from aigw.local.defaults import DEFAULT_CONFIG
+
+    gw = make_gateway(DEFAULT_CONFIG)
+    client = openai.OpenAI(base_url=gw.base_url, api_key=gw.key, max_retries=0)
+    first = client.responses.create(model="mock-fast", input="hello")
+    again = client.responses.create(model="mock-fast", input="and again", previous_response_id=first.id)
+    assert first.output_text and again.status == "completed"
+    with client.responses.stream(model="mock-stream", input="stream please", previous_response_id=again.id) as s:
+        assert s.get_final_response().output_text
