@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from aigw.admin.api import ROUTES, ApiRequest, Handler, dispatch, error, json_default
 from aigw.admin.service import AdminService
-from aigw.names import COUNTERS, ENTITIES, SERVICE_NAME, TableSpec
+from aigw.names import COUNTERS, ENTITIES, ENV_CONFIG_PATH, SERVICE_NAME, TableSpec
 
 logger = Logger(service=f"{SERVICE_NAME}-admin")
 app = APIGatewayRestResolver()
@@ -37,7 +37,18 @@ class Tables:
         return cls.resource.Table(os.environ.get(spec.env_var, spec.default_name))
 
 
-service = AdminService(lambda: Tables.table(ENTITIES), lambda: Tables.table(COUNTERS))
+def _guardrails() -> Any:
+    """With the gateway's config beside it (AIGW_CONFIG), key views list their guardrails."""
+    path = os.environ.get(ENV_CONFIG_PATH)
+    if not path or not os.path.exists(path):
+        return None
+    from aigw.admin.routes import guardrails_of
+    from aigw.config import load_config_file
+
+    return guardrails_of(load_config_file(path))
+
+
+service = AdminService(lambda: Tables.table(ENTITIES), lambda: Tables.table(COUNTERS), guardrails=_guardrails())
 
 
 def _respond(status: int, body: Any) -> Response[str]:

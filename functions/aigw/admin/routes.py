@@ -62,7 +62,19 @@ def service_for(services: Any) -> AdminService:
             if limits is not None and hasattr(limits, "invalidate"):
                 limits.invalidate()
 
-    return AdminService(lambda: aws.table(ENTITIES), lambda: aws.table(COUNTERS), on_change=on_change)
+    return AdminService(lambda: aws.table(ENTITIES), lambda: aws.table(COUNTERS), on_change=on_change,
+                        guardrails=guardrails_of(services.config))
+
+
+def guardrails_of(config: Any) -> Any:
+    """Which guardrails apply to a key, from the gateway's config (shown by `aigw keys show`)."""
+    from aigw.guardrails.policy import key_guardrails
+
+    def of(record: Any) -> dict[str, Any]:
+        return key_guardrails(config.guardrails, config.policies, team=record.team_id, project=record.project,
+                              key_id=record.key_id)
+
+    return of
 
 
 def local_routes(services: Any, local: Any = None) -> list[Route]:

@@ -58,11 +58,13 @@ def _fingerprint(body: Any) -> str:
 
 class AdminService:
     def __init__(self, entities: Callable[[], Any], counters: Callable[[], Any], *,
-                 clock: Callable[[], float] = time.time, on_change: ChangeHook | None = None) -> None:
+                 clock: Callable[[], float] = time.time, on_change: ChangeHook | None = None,
+                 guardrails: Callable[[KeyRecord], dict[str, Any]] | None = None) -> None:
         self._entities = entities  # boto3 DynamoDB Table (resource) for Entities
         self._counters = counters  # ... and for Counters
         self._clock = clock
         self._on_change = on_change or (lambda kind, ident: None)
+        self._guardrails = guardrails  # which guardrails apply to a key (when the config is known here)
 
     # ---- teams -------------------------------------------------------------------------------
     def create_team(self, body: TeamCreate) -> tuple[dict[str, Any], bool]:
@@ -297,7 +299,8 @@ class AdminService:
         return {"id": record.key_id, "prefix": record.key_prefix, "team": record.team_id, "project": record.project,
                 "name": record.name, "models": record.models, "budgets": [budget_view(b) for b in record.budgets],
                 "rpm": record.rpm, "tpm": record.tpm, "expires_at": record.valid_until, "status": status,
-                "metadata": record.metadata, "created_at": record.created_at}
+                "metadata": record.metadata, "created_at": record.created_at,
+                **({"guardrails": self._guardrails(record)} if self._guardrails is not None else {})}
     # ---- budgets and usage (aigw/admin/spend.py) ----------------------------------------------
     def put_budgets(self, scope: str, scope_id: str, body: BudgetsPut) -> dict[str, Any]:
         return spend.put_budgets(self, scope, scope_id, body)

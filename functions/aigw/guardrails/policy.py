@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
+from typing import Any
 
 from aigw.guardrails.config import GuardrailConfig, PoliciesConfig
 
@@ -28,3 +29,17 @@ def applicable(guardrails: Sequence[GuardrailConfig], policies: PoliciesConfig, 
     if key_id is not None:
         wanted.update(policies.keys.get(key_id, ()))
     return [g.name for g in guardrails if g.name in wanted]
+
+
+def key_guardrails(guardrails: Sequence[GuardrailConfig], policies: PoliciesConfig, *, team: str,
+                   project: str | None, key_id: str) -> dict[str, Any]:
+    """What `aigw keys show` lists: the guardrails every request of the key gets, and those a
+    model pattern adds (`by_model`)."""
+    always = applicable(guardrails, policies, model="\x00", team=team, project=project, key_id=key_id)
+    by_model = {}
+    for pattern in policies.models:
+        names = applicable(guardrails, policies, model=pattern, team=team, project=project, key_id=key_id)
+        extra = [n for n in names if n not in always]
+        if extra:
+            by_model[pattern] = extra
+    return {"always": always, "by_model": by_model}
