@@ -30,7 +30,7 @@ from aigw.routing.attempts import Attempt
 
 if TYPE_CHECKING:
     from aigw.pipeline.codec import ClientCodec
-    from aigw.pipeline.stages import Stop
+    from aigw.pipeline.stop import Stop
     from aigw.providers.base import ChatResult, NativeRequest
 
 # What is done (the operation) is separate from who asked (the client API and its codec).

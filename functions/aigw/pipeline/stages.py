@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from aigw.errors import GatewayError
 from aigw.pipeline.context import CacheStatus, RequestContext
+from aigw.pipeline.stop import Stop
 from aigw.providers.base import ChatChunk, ChatResult
 
 
@@ -43,15 +44,7 @@ class Reject:
 
 
 ShortCircuit = Respond | Reject
-
-
-@dataclass(frozen=True, slots=True)
-class Stop:
-    """An output filter ends the answer here. `detail` goes to the log line, never the client."""
-
-    reason: str = "content_filter"
-    by: str = ""  # the filter (guardrail) that stopped it
-    detail: dict[str, Any] = field(default_factory=dict)
+__all__ = ["OutputFilter", "Reject", "Respond", "ShortCircuit", "Stage", "Stop"]
 
 
 class Stage(Protocol):
