@@ -69,7 +69,8 @@ class Pipeline:
                 return StreamOutcome(self._client_stream(ctx, first, events, ran), response_headers(ctx))
             result = await self.router.run(ctx, lambda t: self._complete(ctx, t))
             ctx.usage = result.usage
-            settle_usage(ctx, generated_text=completion_text(result.body) if result.usage is None else None)
+            invalid = result.usage is None or result.usage.invalid is not None
+            settle_usage(ctx, generated_text=completion_text(result.body) if invalid else None)
             result = await self._filtered(ctx, result, ran)
         except GatewayError as exc:
             await self._fail(ctx, exc, ran)
