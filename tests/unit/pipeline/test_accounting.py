@@ -21,9 +21,9 @@ TEXT = "tell me about the budgets of this gateway please " * 10
 
 def context(usage: Usage | None, **body: Any) -> RequestContext:
     model = CONFIG.models[0]
-    ctx = RequestContext(request_id="req_1", operation="chat", codec=OpenAICodec(), key=KeyRecord(key_hash="h", key_id="k", team_id="t"),
-                         model=model, body={"model": "claude", "messages": [{"role": "user", "content": TEXT}],
-                                            **body})
+    key = KeyRecord(key_hash="h", key_id="k", team_id="t")
+    body = {"model": "claude", "messages": [{"role": "user", "content": TEXT}], **body}
+    ctx = RequestContext(request_id="req_1", operation="chat", codec=OpenAICodec(), key=key, model=model, body=body)
     ctx.deployment = model.deployments[0]
     ctx.attempts.append(Attempt("anthropic/claude-sonnet-4-5", "claude", 200))
     ctx.usage = usage
