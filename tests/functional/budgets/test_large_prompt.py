@@ -82,23 +82,36 @@ def test_health_and_small_requests_while_a_7mb_prompt_is_counted(make_gateway: A
 
     health: list[float] = []
     smalls: list[float] = []
+
+    def ping(url: str, out: list[float], body: dict[str, Any] | None) -> None:
+        with httpx.Client(timeout=30) as client:
+            while big.is_alive():
+                t0 = time.perf_counter()
+                response = client.get(url) if body is None else client.post(url, headers=headers, json=body)
+                assert response.status_code == 200
+                out.append(time.perf_counter() - t0)
+                time.sleep(0.02)
+
     big = threading.Thread(target=send_big)
-    with httpx.Client(timeout=30) as client:
-        big.start()
-        while big.is_alive():
-            t0 = time.perf_counter()
-            assert client.get(gw.url + "/health").status_code == 200
-            health.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            assert client.post(gw.base_url + "/chat/completions", headers=headers, json=small).status_code == 200
-            smalls.append(time.perf_counter() - t0)
+    pingers = [threading.Thread(target=ping, args=(gw.url + "/health", health, None)),
+               threading.Thread(target=ping, args=(gw.base_url + "/chat/completions", smalls, small))]
+    big.start()
+    for pinger in pingers:
+        pinger.start()
+    for pinger in pingers:
+        pinger.join()
     big.join()
     assert result["response"].status_code == 200, result["response"].text[:300]
     record = next(r for r in reversed(gw.records) if float(r.get("reserved_usd", 0)) > 0.01)
     assert Decimal(record["reserved_usd"]) >= Decimal(expected) * Decimal("0.01") / 1_000_000  # it was counted
-    worst = max(max(health), max(smalls))
+    smalls.sort()
     print(f"\n7 MB prompt: {expected} tokens, counting takes {counting_s:.2f} s; the big request took "
           f"{result['seconds']:.2f} s; meanwhile {len(health)} /health (max {max(health) * 1000:.0f} ms) and "
-          f"{len(smalls)} small requests (max {max(smalls) * 1000:.0f} ms)")
-    assert len(health) >= 3
-    assert worst < max(0.5 * counting_s, 0.3), f"the loop stalled {worst:.2f} s (counting takes {counting_s:.2f} s)"
+          f"{len(smalls)} small requests (median {smalls[len(smalls) // 2] * 1000:.0f} ms, max "
+          f"{smalls[-1] * 1000:.0f} ms)")
+    assert len(health) >= 5 and len(smalls) >= 3
+    # Counting on the loop would hold every request for the whole count (measured: /health 1.6 s
+    # and small requests 3.5 s with counting forced onto the loop); off the loop only this
+    # machine's load is left.
+    assert max(health) < 0.5 * counting_s, f"/health waited {max(health):.2f} s (counting takes {counting_s:.2f} s)"
+    assert smalls[len(smalls) // 2] < 0.5 * counting_s
