@@ -36,7 +36,8 @@ def completion_text(body: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def settle_usage(ctx: RequestContext, *, generated_text: str | None = None) -> None:
+def settle_usage(ctx: RequestContext, *, generated_text: str | None = None,
+                 body: dict[str, Any] | None = None) -> None:
     """Fix `ctx.usage` and `ctx.cost_usd` for whatever the upstream did.
 
     If an upstream produced output but reported no usage (a broken or cancelled stream, a
@@ -45,7 +46,9 @@ def settle_usage(ctx: RequestContext, *, generated_text: str | None = None) -> N
     each invalid count is replaced by the gateway's own estimate, never by less than what the
     upstream validly reported: invalid usage can never refund a budget. The estimate is the
     prompt's family bound (aigw/tokens/families.py), not the bare tiktoken count, since the
-    provider bills by its own tokenizer. A request that never reached an upstream costs nothing.
+    provider bills by its own tokenizer; the client's `body` (a complete answer) then carries the
+    gateway's numbers too, never the invalid ones. A request that never reached an upstream costs
+    nothing.
     """
     if ctx.deployment is None or ctx.cache in ("hit", "semantic-hit"):
         return
@@ -58,6 +61,8 @@ def settle_usage(ctx: RequestContext, *, generated_text: str | None = None) -> N
                           estimated=True)
     elif ctx.usage.invalid:
         ctx.usage = _replace_invalid(ctx, ctx.usage, text)
+        if body is not None and "usage" in body:
+            body["usage"] = ctx.usage.to_openai()
     ctx.cost_usd = cost_usd(ctx.usage, ctx.deployment.resolved_price)
 
 

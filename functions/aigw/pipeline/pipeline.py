@@ -70,7 +70,7 @@ class Pipeline:
             result = await self.router.run(ctx, lambda t: self._complete(ctx, t))
             ctx.usage = result.usage
             invalid = result.usage is None or result.usage.invalid is not None
-            settle_usage(ctx, generated_text=completion_text(result.body) if invalid else None)
+            settle_usage(ctx, generated_text=completion_text(result.body) if invalid else None, body=result.body)
             result = await self._filtered(ctx, result, ran)
         except GatewayError as exc:
             await self._fail(ctx, exc, ran)
