@@ -98,6 +98,11 @@ METRIC_RETRIES = "Retries"
 METRIC_FALLBACKS = "Fallbacks"
 METRIC_BUDGET_REJECTIONS = "BudgetRejections"
 METRIC_RATE_LIMITED = "RateLimited"
+# A settlement above its reservation (the request log's `budget_overrun` field; aigw/budgets/stage.py).
+METRIC_BUDGET_OVERRUNS = "BudgetOverruns"
+# Upstream usage that was not a plausible token count, billed by the gateway's estimate
+# (the request log's `usage_invalid` field; aigw/pipeline/accounting.py).
+METRIC_USAGE_INVALID = "UsageInvalid"
 
 METRIC_GUARDRAIL_INTERVENTIONS = "GuardrailInterventions"  # emitted with METRIC_DIMENSIONS_GUARDRAIL only
 

@@ -210,6 +210,10 @@ class Observer:
             metrics.append((n.METRIC_RETRIES, "Count", record["retries"]))
         if ctx.served_model and ctx.served_model != ctx.model.name:
             metrics.append((n.METRIC_FALLBACKS, "Count", 1))
+        if "budget_overrun" in ctx.log:
+            metrics.append((n.METRIC_BUDGET_OVERRUNS, "Count", 1))
+        if "usage_invalid" in ctx.log:
+            metrics.append((n.METRIC_USAGE_INVALID, "Count", 1))
         documents = []
         if ctx.error is not None:
             metrics.append((n.METRIC_ERRORS, "Count", 1))

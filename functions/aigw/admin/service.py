@@ -65,6 +65,7 @@ class AdminService:
         self._clock = clock
         self._on_change = on_change or (lambda kind, ident: None)
         self._guardrails = guardrails  # which guardrails apply to a key (when the config is known here)
+        self.spend = spend.Spend(self, entities, counters, clock=clock, on_change=self._on_change)
 
     # ---- teams -------------------------------------------------------------------------------
     def create_team(self, body: TeamCreate) -> tuple[dict[str, Any], bool]:
@@ -303,13 +304,13 @@ class AdminService:
                 **({"guardrails": self._guardrails(record)} if self._guardrails is not None else {})}
     # ---- budgets and usage (aigw/admin/spend.py) ----------------------------------------------
     def put_budgets(self, scope: str, scope_id: str, body: BudgetsPut) -> dict[str, Any]:
-        return spend.put_budgets(self, scope, scope_id, body)
+        return self.spend.put_budgets(scope, scope_id, body)
 
     def get_budgets(self, scope: str, scope_id: str) -> dict[str, Any]:
-        return spend.get_budgets(self, scope, scope_id)
+        return self.spend.get_budgets(scope, scope_id)
 
     def usage(self, *, by: str = "team", period: str | None = None) -> dict[str, Any]:
-        return spend.usage(self, by=by, period=period)
+        return self.spend.usage(by=by, period=period)
 
     # ---- queries -------------------------------------------------------------------------------
     def _query_gsi(self, pk: str, sk_prefix: str) -> list[dict[str, Any]]:

@@ -1,106 +1,105 @@
 """Budgets and usage for the admin service: set and show a scope's budgets with what is spent,
-reserved and left; usage aggregates by team, key or model per month."""
+reserved and left; usage aggregates by team, key or model per month.
+
+Counters are read through `aigw.budgets.counters` (their items and shards are its business),
+all of a scope's in one BatchGetItem; key and team limits through the service's own public
+operations; project and global budgets are items of their own in the Entities table.
+"""
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aigw.admin.models import BudgetsPut, InvalidRequest, KeyUpdate, NotFound, TeamUpdate, budget_view, money
 from aigw.budgets import periods
-from aigw.budgets.counters import COST_USD, ItemKey, Snapshot, budget_pk, rate_pk, usage_pk
-from aigw.budgets.money import from_units
+from aigw.budgets.counters import Caps, CounterStore, Snapshot, budget_counter, rate_counter
 from aigw.budgets.scopes import GLOBAL_ID, entity_key
 from aigw.budgets.spec import SCOPES, Budget, Limits, budget_to_item, merge_budgets
 
 if TYPE_CHECKING:
     from aigw.admin.service import AdminService
 
+ChangeHook = Callable[[str, str], None]
 
-def put_budgets(svc: AdminService, scope: str, scope_id: str, body: BudgetsPut) -> dict[str, Any]:
-    budgets = merge_budgets(body.budgets)
-    if scope == "key":
-        svc.update_key(scope_id, KeyUpdate(budgets=budgets))
-    elif scope == "team":
-        svc.update_team(scope_id, TeamUpdate(budgets=budgets))
-    elif scope in ("project", "global"):
+
+class Spend:
+    """The budgets-and-usage half of the admin service."""
+
+    def __init__(self, service: AdminService, entities: Callable[[], Any], counters: Callable[[], Any], *,
+                 clock: Callable[[], float] = time.time, on_change: ChangeHook | None = None) -> None:
+        self._service = service
+        self._entities = entities  # boto3 Table (resource) for Entities: project and global items
+        self._store = CounterStore(lambda: counters().meta.client, table_name=lambda: str(counters().name))
+        self._clock = clock
+        self._on_change = on_change or (lambda kind, ident: None)
+
+    def put_budgets(self, scope: str, scope_id: str, body: BudgetsPut) -> dict[str, Any]:
+        budgets = merge_budgets(body.budgets)
+        if scope == "key":
+            self._service.update_key(scope_id, KeyUpdate(budgets=budgets))
+        elif scope == "team":
+            self._service.update_team(scope_id, TeamUpdate(budgets=budgets))
+        elif scope in ("project", "global"):
+            scope_id = GLOBAL_ID if scope == "global" else scope_id
+            self._entities().update_item(Key=entity_key(scope, scope_id),  # type: ignore[arg-type]
+                                         UpdateExpression="SET budgets = :b, id = :id, updated_at = :now",
+                                         ExpressionAttributeValues={":b": [budget_to_item(b) for b in budgets],
+                                                                    ":id": scope_id,
+                                                                    ":now": Decimal(str(self._clock()))})
+            self._on_change(scope, scope_id)
+        else:
+            raise NotFound(f"unknown budget scope {scope!r}; use one of {', '.join(SCOPES)}", code="unknown_scope")
+        return self.get_budgets(scope, scope_id)
+
+    def get_budgets(self, scope: str, scope_id: str) -> dict[str, Any]:
+        limits = self._scope_limits(scope, scope_id)
         scope_id = GLOBAL_ID if scope == "global" else scope_id
-        svc._entities().update_item(Key=entity_key(scope, scope_id),  # type: ignore[arg-type]
-                                     UpdateExpression="SET budgets = :b, id = :id, updated_at = :now",
-                                     ExpressionAttributeValues={":b": [budget_to_item(b) for b in budgets],
-                                                                ":id": scope_id, ":now": Decimal(str(svc._clock()))})
-        svc._on_change(scope, scope_id)
-    else:
+        now = self._clock()
+        counters = [budget_counter(scope, scope_id, periods.period_key(b.period, now),
+                                   Caps(usd=b.limit_usd, tokens=b.limit_tokens)) for b in limits.budgets]
+        window_key = periods.window_key(now)
+        window = rate_counter(scope, scope_id, window_key, Caps(tokens=limits.tpm, requests=limits.rpm))
+        *snapshots, rate = self._store.totals([*counters, window])  # one BatchGetItem
+        rows = [_budget_row(b, c.sk, snap, periods.period_end(b.period, now))
+                for b, c, snap in zip(limits.budgets, counters, snapshots, strict=True)]
+        return {"scope": scope, "id": scope_id, "budgets": rows, "rpm": limits.rpm, "tpm": limits.tpm,
+                "rate_window": {"window": window_key, "requests": rate.requests, "tokens": rate.held_tokens,
+                                "resets_at": periods.window_end(now)}}
+
+    def _scope_limits(self, scope: str, scope_id: str) -> Limits:
+        if scope in ("key", "team"):
+            view = self._service.get_key(scope_id) if scope == "key" else self._service.get_team(scope_id)
+            return Limits(budgets=[_budget_of(b) for b in view.get("budgets") or []], rpm=view.get("rpm"),
+                          tpm=view.get("tpm"))
+        if scope in ("project", "global"):
+            item = self._entities().get_item(Key=entity_key(scope, scope_id),  # type: ignore[arg-type]
+                                             ConsistentRead=True).get("Item")
+            return Limits.from_item(item)
         raise NotFound(f"unknown budget scope {scope!r}; use one of {', '.join(SCOPES)}", code="unknown_scope")
-    return get_budgets(svc, scope, scope_id)
+
+    def usage(self, *, by: str = "team", period: str | None = None) -> dict[str, Any]:
+        if by not in ("team", "key", "model"):
+            raise InvalidRequest(f"by must be team, key or model, not {by!r}", code="invalid_usage_dimension")
+        period = period or periods.period_key("month", self._clock())
+        if not _valid_usage_period(period):
+            raise InvalidRequest(f"period must be a month such as 2026-11, not {period!r}",
+                                 code="invalid_period")
+        sums = self._store.usage(period, by)
+        ordered = sorted(sums.items(), key=lambda pair: pair[1].cost_usd, reverse=True)
+        rows = [{by: ident, "requests": r.requests, "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
+                 "cost_usd": money(r.cost_usd)} for ident, r in ordered]
+        return {"by": by, "period": period, "rows": rows,
+                "total": {"requests": sum(r.requests for r in sums.values()),
+                          "cost_usd": money(sum((r.cost_usd for r in sums.values()), Decimal(0)))}}
 
 
-def get_budgets(svc: AdminService, scope: str, scope_id: str) -> dict[str, Any]:
-    limits = _scope_limits(svc, scope, scope_id)
-    scope_id = GLOBAL_ID if scope == "global" else scope_id
-    now = svc._clock()
-    keys = [ItemKey(budget_pk(scope, scope_id), periods.period_key(b.period, now)) for b in limits.budgets]
-    window = ItemKey(rate_pk(scope, scope_id), "m#" + periods.window_key(now))
-    snapshots = _read_counters(svc, [*keys, window])
-    rows = []
-    for budget, key in zip(limits.budgets, keys, strict=True):
-        rows.append(_budget_row(budget, key.sk, snapshots[key], periods.period_end(budget.period, now)))
-    rate = snapshots[window]
-    return {"scope": scope, "id": scope_id, "budgets": rows, "rpm": limits.rpm, "tpm": limits.tpm,
-            "rate_window": {"window": window.sk[2:], "requests": rate.requests, "tokens": rate.held_tokens,
-                            "resets_at": periods.window_end(now)}}
-
-
-def _scope_limits(svc: AdminService, scope: str, scope_id: str) -> Limits:
-    if scope == "key":
-        record = svc._current_record(scope_id)
-        return Limits(budgets=record.budgets, rpm=record.rpm, tpm=record.tpm)
-    if scope == "team":
-        return Limits.from_item(svc._team_item(scope_id))
-    if scope in ("project", "global"):
-        item = svc._entities().get_item(Key=entity_key(scope, scope_id),  # type: ignore[arg-type]
-                                         ConsistentRead=True).get("Item")
-        return Limits.from_item(item)
-    raise NotFound(f"unknown budget scope {scope!r}; use one of {', '.join(SCOPES)}", code="unknown_scope")
-
-
-def _read_counters(svc: AdminService, keys: list[ItemKey]) -> dict[ItemKey, Snapshot]:
-    table = svc._counters()
-    out = {}
-    for key in keys:
-        item = table.get_item(Key=key.key(), ConsistentRead=True).get("Item")
-        out[key] = Snapshot.from_item(item)
-    return out
-
-
-def usage(svc: AdminService, *, by: str = "team", period: str | None = None) -> dict[str, Any]:
-    if by not in ("team", "key", "model"):
-        raise InvalidRequest(f"by must be team, key or model, not {by!r}", code="invalid_usage_dimension")
-    period = period or periods.period_key("month", svc._clock())
-    if not _valid_usage_period(period):
-        raise InvalidRequest(f"period must be a month such as 2026-11, not {period!r}",
-                             code="invalid_period")
-    table = svc._counters()
-    kwargs: dict[str, Any] = {"KeyConditionExpression": "pk = :pk AND begins_with(sk, :dim)",
-                              "ExpressionAttributeValues": {":pk": usage_pk(period), ":dim": f"{by}#"}}
-    sums: dict[str, list[int]] = {}
-    while True:
-        page = table.query(**kwargs)
-        for item in page.get("Items", []):
-            ident = item["sk"].split("#")[1]  # <dim>#<id>#<shard>: ids never contain '#'
-            row = sums.setdefault(ident, [0, 0, 0, 0])
-            for i, attr in enumerate(("requests", "input_tokens", "output_tokens", COST_USD)):
-                row[i] += int(item.get(attr, 0))
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    ordered = sorted(sums.items(), key=lambda pair: pair[1][3], reverse=True)
-    rows = [{by: ident, "requests": r[0], "input_tokens": r[1], "output_tokens": r[2],
-             "cost_usd": money(from_units(r[3]))} for ident, r in ordered]
-    return {"by": by, "period": period, "rows": rows,
-            "total": {"requests": sum(r[0] for r in sums.values()),
-                      "cost_usd": money(from_units(sum(r[3] for r in sums.values())))}}
+def _budget_of(view: dict[str, Any]) -> Budget:
+    return Budget(period=view["period"], limit_tokens=view.get("limit_tokens"),
+                  limit_usd=None if view.get("limit_usd") is None else Decimal(str(view["limit_usd"])))
 
 
 def _valid_usage_period(period: str) -> bool:

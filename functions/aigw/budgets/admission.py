@@ -1,10 +1,15 @@
 """Admission (one TransactWriteItems before the upstream call) and settlement (one after).
 
 A request's *charges* are the counters it touches: for every applicable scope with limits,
-one item per budget period and one rate window (if the scope has RPM/TPM). Admission adds
-the worst case to all of them at once, each under its own cap; settlement replaces the
-worst case with the actual cost, on the same items (even if a period or window has rolled
-over since), and adds the request to the usage aggregates, in one transaction.
+one counter per budget period and one rate window (if the scope has RPM/TPM). Admission adds
+the worst case (budgets/demand.py) to all of them at once, each under its own caps; settlement
+replaces the worst case with the actual cost, on the same items (even if a period or window
+has rolled over since), and adds the request to the usage aggregates, in one transaction.
+
+When the client set no output limit and the budget left cannot pay for the default worst
+case, admission lowers the output limit to what it can pay for (from the caps alone, or
+from the refused counters' numbers, which a refusal returns) and tries again, at most
+ADJUST_ATTEMPTS times; below the floor the request is refused.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from aigw.budgets.counters import (
     Caps,
     Counter,
     CounterStore,
+    Hold,
     ItemKey,
     Snapshot,
     TransactionResult,
@@ -30,6 +36,8 @@ from aigw.budgets.counters import (
     rate_counter,
     usage_update,
 )
+from aigw.budgets.demand import Demand
+from aigw.budgets.headers import Remaining, remaining
 from aigw.budgets.money import ZERO, usd_text
 from aigw.budgets.scopes import ScopeRef
 from aigw.budgets.spec import Limits
@@ -37,21 +45,26 @@ from aigw.budgets.spec import Limits
 Kind = Literal["budget", "rate"]
 VIEW_REFRESH_S = 1.0  # the remaining-* headers use counter values at most this old (plus local deltas)
 VIEW_MAX_ITEMS = 10_000
+ADJUST_ATTEMPTS = 3
 
 
 @dataclass(slots=True)
 class Charge:
-    """One counter one request holds a reservation on."""
+    """One counter one request holds (or asked for) a reservation on."""
 
     kind: Kind
     scope: ScopeRef
     counter: Counter
-    caps: Caps
     period: str  # "month", "day", ... for budgets; "minute" for rate windows
     period_label: str  # the item's sort key: 2026-11, 2026-W48, 2026-11-25T16:05
     ends_at: float | None  # period or window end (epoch s); None for "total"
     usd: Decimal = ZERO
     tokens: int = 0
+    hold: Hold | None = None
+
+    @property
+    def caps(self) -> Caps:
+        return self.counter.caps
 
 
 @dataclass(slots=True)
@@ -61,6 +74,7 @@ class Refusal:
     scope: ScopeRef
     retry_after_s: float | None
     charges: list[Charge] = field(default_factory=list)
+    should_retry: bool | None = None  # False: the SDKs must not retry (x-should-retry: false)
 
 
 @dataclass(slots=True)
@@ -68,25 +82,19 @@ class Reservation:
     charges: list[Charge]
     usd: Decimal
     tokens: int
+    output: int = 0  # the output limit per choice reserved for
+    adjusted: bool = False  # lowered below the demand's: the upstream must be told
     settled: bool = False
     admitted_at: float = field(default_factory=time.time)
 
 
-@dataclass(slots=True)
-class Remaining:
-    requests: int | None = None
-    tokens: int | None = None
-    usd: Decimal | None = None
+@dataclass(frozen=True, slots=True)
+class Overrun:
+    """A settlement that cost more than its reservation (the upstream billed beyond every bound)."""
 
-    def headers(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        if self.requests is not None:
-            out["x-ratelimit-remaining-requests"] = str(max(self.requests, 0))
-        if self.tokens is not None:
-            out["x-ratelimit-remaining-tokens"] = str(max(self.tokens, 0))
-        if self.usd is not None:
-            out["x-aigw-budget-remaining-usd"] = usd_text(max(self.usd, ZERO))
-        return out
+    usd: Decimal
+    tokens: int
+    scopes: tuple[str, ...]
 
 
 def plan(scopes: dict[ScopeRef, Limits], *, usd: Decimal, tokens: int, now: float) -> list[Charge]:
@@ -94,25 +102,19 @@ def plan(scopes: dict[ScopeRef, Limits], *, usd: Decimal, tokens: int, now: floa
     charges: list[Charge] = []
     for ref, limits in scopes.items():
         for budget in limits.budgets:
-            charges.append(Charge(
-                kind="budget", scope=ref,
-                counter=budget_counter(ref.scope, ref.id, periods.period_key(budget.period, now)),
-                caps=Caps(usd=budget.limit_usd, tokens=budget.limit_tokens), period=budget.period,
-                period_label=periods.period_key(budget.period, now), ends_at=periods.period_end(budget.period, now),
-                usd=usd, tokens=tokens))
+            label = periods.period_key(budget.period, now)
+            ends = periods.period_end(budget.period, now)
+            caps = Caps(usd=budget.limit_usd, tokens=budget.limit_tokens)
+            expiry = None if ends is None else int(ends) + periods.BUDGET_RETENTION_S
+            charges.append(Charge("budget", ref, budget_counter(ref.scope, ref.id, label, caps, expiry),
+                                  budget.period, label, ends, usd=usd, tokens=tokens))
         if limits.rpm is not None or limits.tpm is not None:
             window = periods.window_key(now)
-            charges.append(Charge(
-                kind="rate", scope=ref, counter=rate_counter(ref.scope, ref.id, window),
-                caps=Caps(tokens=limits.tpm, requests=limits.rpm), period="minute", period_label=window,
-                ends_at=periods.window_end(now), usd=ZERO, tokens=tokens))
+            ends_at = periods.window_end(now)
+            counter = rate_counter(ref.scope, ref.id, window, Caps(tokens=limits.tpm, requests=limits.rpm),
+                                   int(ends_at) + periods.RATE_RETENTION_S)
+            charges.append(Charge("rate", ref, counter, "minute", window, ends_at, usd=ZERO, tokens=tokens))
     return charges
-
-
-def _expiry(charge: Charge) -> int | None:
-    if charge.kind == "rate":
-        return int(charge.ends_at or 0) + periods.RATE_RETENTION_S
-    return None if charge.ends_at is None else int(charge.ends_at) + periods.BUDGET_RETENTION_S
 
 
 class Admission:
@@ -130,81 +132,148 @@ class Admission:
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ---- admission ---------------------------------------------------------------------------
-    async def admit(self, scopes: dict[ScopeRef, Limits], *, usd: Decimal, tokens: int,
+    async def admit(self, scopes: dict[ScopeRef, Limits], demand: Demand, *,
                     token: str | None = None) -> Reservation | Refusal:
         now = self._clock()
-        charges = plan(scopes, usd=usd, tokens=tokens, now=now)
-        if not charges:
-            return Reservation(charges=[], usd=usd, tokens=tokens)
-        alone = self._too_big_alone(charges, now)
-        if alone is not None:
-            alone.charges = charges
-            return alone
-        table = self.store.table_name()
-        items = [c.counter.reserve(table, usd=c.usd, tokens=c.tokens, caps=c.caps, expires_at=_expiry(c))
-                 for c in charges]
-        result: TransactionResult = await asyncio.to_thread(self.store.transact, items, token=token)
-        if not result.ok:
-            for index, snapshot in result.refused.items():
-                self._observe(charges[index].counter.item(), snapshot)
-            refusal = self._refusal(charges, result.refused, now)
+        output, adjusted = demand.output, False
+        refusal: Refusal | None = None
+        for attempt in range(ADJUST_ATTEMPTS):
+            usd, tokens = demand.usd(output), demand.tokens(output)
+            charges = plan(scopes, usd=usd, tokens=tokens, now=now)
+            if not charges:
+                return Reservation(charges=[], usd=usd, tokens=tokens, output=output)
+            alone = self._too_big_alone(charges, now)
+            if alone is not None:
+                fit = demand.affordable(*_room(charges, {})) if demand.flexible else -1
+                if fit >= demand.floor and fit < output:
+                    output, adjusted = fit, True
+                    continue
+                alone.charges = charges
+                return alone
+            table = self.store.table_name()
+            items = []
+            for charge in charges:
+                charge.hold, item = charge.counter.reserve(table, usd=charge.usd, tokens=charge.tokens)
+                items.append(item)
+            suffix = "" if attempt == 0 else f"-{attempt}"
+            result: TransactionResult = await asyncio.to_thread(
+                self.store.transact, items, token=None if token is None else token + suffix)
+            if result.ok:
+                for charge in charges:
+                    self._apply(charge.counter.id, charge.usd, charge.tokens, 1)
+                self._maybe_refresh(charges)
+                return Reservation(charges=charges, usd=usd, tokens=tokens, output=output, adjusted=adjusted,
+                                   admitted_at=now)
+            refused = {}
+            for charge in charges:
+                charge.hold = None
+                snapshot = charge.counter.refusal(result.refused)
+                if snapshot is not None:
+                    refused[id(charge)] = snapshot
+                    self._observe(charge.counter.id, snapshot)
+            marked = [(c, refused[id(c)]) for c in charges if id(c) in refused and refused[id(c)].overrun]
+            if marked:
+                return await self._overrun_refusal(charges, marked, now)
+            refusal = self._refusal(charges, refused, now, demand)
             refusal.charges = charges
+            by_requests = any(_requests_full(c, refused[id(c)]) for c in charges if id(c) in refused)
+            if demand.flexible and not by_requests:
+                fit = demand.affordable(*_room([c for c in charges if id(c) in refused], refused))
+                if fit >= demand.floor and fit < output:
+                    output, adjusted = fit, True
+                    continue
             return refusal
-        for charge in charges:
-            self._apply(charge.counter.item(), charge.usd, charge.tokens, 1)
-        self._maybe_refresh(charges)
-        return Reservation(charges=charges, usd=usd, tokens=tokens, admitted_at=now)
+        assert refusal is not None
+        return refusal
 
     def _too_big_alone(self, charges: list[Charge], now: float) -> Refusal | None:
         for c in charges:
             if c.caps.usd is not None and c.usd > c.caps.usd:
-                return self._refuse(c, now, f"this request may cost up to ${usd_text(c.usd)}, more than the "
-                                            f"whole budget of {c.scope.label()} (${usd_text(c.caps.usd)} "
-                                            f"{_per(c)}); lower max_tokens")
+                return self._never(c, now, f"this request may cost up to ${usd_text(c.usd)}, more than the "
+                                           f"whole budget of {c.scope.label()} (${usd_text(c.caps.usd)} "
+                                           f"{_per(c)}); lower max_tokens")
             if c.caps.tokens is not None and c.tokens > c.caps.tokens:
                 what = "per minute (TPM)" if c.kind == "rate" else _per(c)
-                return self._refuse(c, now, f"this request may use up to {c.tokens} tokens, more than the limit "
-                                            f"of {c.caps.tokens} tokens {what} of {c.scope.label()}; "
-                                            f"lower max_tokens")
+                return self._never(c, now, f"this request may use up to {c.tokens} tokens, more than the limit "
+                                           f"of {c.caps.tokens} tokens {what} of {c.scope.label()}; "
+                                           f"lower max_tokens")
         return None
 
-    def _refusal(self, charges: list[Charge], refused: dict[int, Snapshot], now: float) -> Refusal:
+    def _never(self, charge: Charge, now: float, detail: str) -> Refusal:
+        refusal = self._refuse(charge, now, detail)
+        refusal.retry_after_s = None  # waiting does not help: it can never fit
+        refusal.should_retry = False
+        return refusal
+
+    def _refusal(self, charges: list[Charge], refused: dict[int, Snapshot], now: float,
+                 demand: Demand) -> Refusal:
         # Report a budget before a rate window: waiting for the window would not help.
-        order = sorted(refused, key=lambda i: (charges[i].kind != "budget", i))
-        charge = charges[order[0]]
-        old = refused[order[0]]
+        order = sorted((c for c in charges if id(c) in refused), key=lambda c: c.kind != "budget")
+        if not order:
+            raise RuntimeError("a transaction refused by no counter of this request")
+        charge = order[0]
+        old = refused[id(charge)]
         caps = charge.caps
+        floor = f" (at least {demand.floor} output tokens)" if demand.flexible else ""
         if charge.kind == "budget":
             if caps.usd is not None and old.held_usd + charge.usd > caps.usd:
                 detail = (f"${usd_text(old.spent_usd)} spent and ${usd_text(old.reserved_usd)} reserved by requests "
                           f"in flight, of ${usd_text(caps.usd)} {_per(charge)}; this request may cost up to "
-                          f"${usd_text(charge.usd)}")
+                          f"${usd_text(charge.usd)}{floor}")
             else:
                 detail = (f"{old.spent_tokens} tokens spent and {old.reserved_tokens} reserved, of "
-                          f"{caps.tokens} {_per(charge)}; this request may use up to {charge.tokens}")
+                          f"{caps.tokens} {_per(charge)}; this request may use up to {charge.tokens}{floor}")
             return self._refuse(charge, now, detail)
-        if caps.requests is not None and old.requests + 1 > caps.requests:
+        if _requests_full(charge, old):
             detail = f"{old.requests} of {caps.requests} requests per minute (RPM) used"
         else:
             detail = (f"{old.held_tokens} of {caps.tokens} tokens per minute (TPM) used or reserved; "
-                      f"this request may use up to {charge.tokens}")
+                      f"this request may use up to {charge.tokens}{floor}")
         return self._refuse(charge, now, detail)
 
     def _refuse(self, charge: Charge, now: float, detail: str) -> Refusal:
         retry = None if charge.ends_at is None else max(charge.ends_at - now, 1.0)
         if charge.kind == "budget":
+            # x-should-retry: false - the SDKs would otherwise sleep until the period ends.
             return Refusal("budget_exceeded", f"budget exceeded for {charge.scope.label()}: {detail}",
-                           charge.scope, retry)
+                           charge.scope, retry, should_retry=False)
         return Refusal("rate_limit_exceeded", f"rate limit exceeded for {charge.scope.label()}: {detail}",
                        charge.scope, retry)
 
+    async def _overrun_refusal(self, charges: list[Charge], marked: list[tuple[Charge, Snapshot]],
+                               now: float) -> Refusal:
+        """A counter marked by an overrun refuses this one request, then the mark is lifted."""
+        charge, _snapshot = marked[0]
+        for c, snap in marked:
+            if snap.overrun:
+                await asyncio.to_thread(self.store.clear_overrun, c.counter, snap.overrun)
+        refusal = self._refuse(charge, now, "an earlier request cost more than its reservation (the upstream "
+                                            "billed more tokens than the gateway could foresee); the budget is "
+                                            "re-checked with larger reservations from the next request on")
+        refusal.retry_after_s = 1.0
+        refusal.charges = charges
+        return refusal
+
     # ---- settlement --------------------------------------------------------------------------
     def settle_items(self, reservation: Reservation, *, cost: Decimal, input_tokens: int, output_tokens: int,
-                     usage_dims: list[tuple[str, str]], count_usage: bool) -> list[dict[str, Any]]:
+                     usage_dims: list[tuple[str, str]], count_usage: bool,
+                     marker: str | None = None) -> tuple[list[dict[str, Any]], Overrun | None]:
+        """The settlement transaction's items, and the overrun if it cost more than reserved
+        (the charges it overran are then marked with `marker`)."""
         table = self.store.table_name()
         tokens = input_tokens + output_tokens
-        items = [c.counter.settle(table, reserved_usd=c.usd, reserved_tokens=c.tokens, spent_usd=cost,
-                                  spent_tokens=tokens) for c in reservation.charges]
+        over_usd = max(cost - reservation.usd, ZERO)
+        over_tokens = max(tokens - reservation.tokens, 0)
+        items: list[dict[str, Any]] = []
+        overran: list[str] = []
+        for c in reservation.charges:
+            if c.hold is None:
+                continue
+            over = (c.caps.usd is not None and over_usd > 0) or (c.caps.tokens is not None and over_tokens > 0)
+            if over:
+                overran.append(f"{c.scope.label()} {c.period_label}")
+            items.append(c.counter.settle(table, c.hold, spent_usd=cost, spent_tokens=tokens,
+                                          overrun=marker if over else None))
         if count_usage:
             now = self._clock()
             shard = self._rng.randrange(USAGE_SHARDS)
@@ -212,52 +281,46 @@ class Admission:
                 items.append(usage_update(table, periods.period_key("month", now), dim, dim_id, cost=cost,
                                           input_tokens=input_tokens, output_tokens=output_tokens,
                                           expires_at=periods.budget_expiry("month", now), shard=shard))
-        return items
+        overrun = None
+        if overran:
+            usd_capped = any(c.caps.usd is not None for c in reservation.charges)
+            tokens_capped = any(c.caps.tokens is not None for c in reservation.charges)
+            overrun = Overrun(usd=over_usd if usd_capped else ZERO, tokens=over_tokens if tokens_capped else 0,
+                              scopes=tuple(overran))
+        return items, overrun
 
     async def settle(self, reservation: Reservation, *, cost: Decimal, input_tokens: int, output_tokens: int,
-                     usage_dims: list[tuple[str, str]], token: str | None = None) -> None:
+                     usage_dims: list[tuple[str, str]], token: str | None = None) -> Overrun | None:
         """Replace the reservation by the actual cost, in one transaction. Idempotent per reservation."""
         if reservation.settled:
-            return
+            return None
         reservation.settled = True
-        items = self.settle_items(reservation, cost=cost, input_tokens=input_tokens, output_tokens=output_tokens,
-                                  usage_dims=usage_dims, count_usage=True)
+        items, overrun = self.settle_items(reservation, cost=cost, input_tokens=input_tokens,
+                                           output_tokens=output_tokens, usage_dims=usage_dims, count_usage=True,
+                                           marker=token)
         if not items:
-            return
+            return None
         await asyncio.to_thread(self.store.transact, items, token=token)
         tokens = input_tokens + output_tokens
         for charge in reservation.charges:
-            self._apply(charge.counter.item(), cost - charge.usd, tokens - charge.tokens, 0)
+            self._apply(charge.counter.id, cost - charge.usd, tokens - charge.tokens, 0)
+        return overrun
 
-    # ---- the view behind the remaining-* headers ---------------------------------------------
+    # ---- the view behind the remaining-* and x-ratelimit-* headers -----------------------------
     def remaining(self, charges: list[Charge]) -> Remaining:
-        out = Remaining()
-        for charge in charges:
-            seen = self._view.get(charge.counter.item())
-            # Not seen yet (a refresh is on its way): count at least what this request holds.
-            snap = seen[1] if seen else Snapshot(held_usd=charge.usd, held_tokens=charge.tokens, requests=1)
-            caps = charge.caps
-            if charge.kind == "rate":
-                if caps.requests is not None:
-                    left = caps.requests - snap.requests
-                    out.requests = left if out.requests is None else min(out.requests, left)
-                if caps.tokens is not None:
-                    left = caps.tokens - snap.held_tokens
-                    out.tokens = left if out.tokens is None else min(out.tokens, left)
-            elif caps.usd is not None:
-                left_usd = caps.usd - snap.held_usd
-                out.usd = left_usd if out.usd is None else min(out.usd, left_usd)
-        return out
-
-    def _observe(self, item: ItemKey, snapshot: Snapshot) -> None:
         now = self._clock()
-        self._view[item] = (now, snapshot)
+        seen = {c.counter.id: s[1] for c in charges if (s := self._view.get(c.counter.id)) is not None}
+        return remaining(charges, seen, now)
+
+    def _observe(self, counter: ItemKey, snapshot: Snapshot) -> None:
+        now = self._clock()
+        self._view[counter] = (now, snapshot)
         if len(self._view) > VIEW_MAX_ITEMS:  # old windows and periods: forget them
             for key in [k for k, (seen, _) in self._view.items() if now - seen > 120]:
                 del self._view[key]
 
-    def _apply(self, item: ItemKey, usd: Decimal, tokens: int, requests: int) -> None:
-        seen = self._view.get(item)
+    def _apply(self, counter: ItemKey, usd: Decimal, tokens: int, requests: int) -> None:
+        seen = self._view.get(counter)
         if seen is None:
             return  # unknown until the first refresh; never guess
         snap = seen[1]
@@ -267,17 +330,17 @@ class Admission:
 
     def _maybe_refresh(self, charges: list[Charge]) -> None:
         now = self._clock()
-        stale = [c.counter.item() for c in charges
-                 if (seen := self._view.get(c.counter.item())) is None or now - seen[0] > VIEW_REFRESH_S]
+        stale = [c.counter for c in charges
+                 if (seen := self._view.get(c.counter.id)) is None or now - seen[0] > VIEW_REFRESH_S]
         if not stale or self._refreshing:
             return
         self._refreshing = True
 
         async def refresh() -> None:
             try:
-                found = await asyncio.to_thread(self.store.read, stale)
-                for item, snapshot in found.items():
-                    self._observe(item, snapshot)
+                found = await asyncio.to_thread(self.store.totals, stale)
+                for counter, snapshot in zip(stale, found, strict=True):
+                    self._observe(counter.id, snapshot)
             except Exception:  # the view is best effort; admission itself never depends on it
                 pass
             finally:
@@ -288,9 +351,30 @@ class Admission:
         task.add_done_callback(self._tasks.discard)
 
     async def refresh_now(self, charges: list[Charge]) -> None:
-        found = await asyncio.to_thread(self.store.read, [c.counter.item() for c in charges])
-        for item, snapshot in found.items():
-            self._observe(item, snapshot)
+        counters = [c.counter for c in charges]
+        found = await asyncio.to_thread(self.store.totals, counters)
+        for counter, snapshot in zip(counters, found, strict=True):
+            self._observe(counter.id, snapshot)
+
+
+def _room(charges: list[Charge], seen: dict[int, Snapshot]) -> tuple[Decimal | None, int | None]:
+    """What is left under the tightest USD and token caps of these charges (all of a cap when
+    the counter's numbers are not known)."""
+    room_usd: Decimal | None = None
+    room_tokens: int | None = None
+    for c in charges:
+        snap = seen.get(id(c), Snapshot())
+        if c.caps.usd is not None:
+            left = c.caps.usd - snap.held_usd
+            room_usd = left if room_usd is None else min(room_usd, left)
+        if c.caps.tokens is not None:
+            left_tokens = c.caps.tokens - snap.held_tokens
+            room_tokens = left_tokens if room_tokens is None else min(room_tokens, left_tokens)
+    return room_usd, room_tokens
+
+
+def _requests_full(charge: Charge, old: Snapshot) -> bool:
+    return charge.kind == "rate" and charge.caps.requests is not None and old.requests + 1 > charge.caps.requests
 
 
 def _per(charge: Charge) -> str:

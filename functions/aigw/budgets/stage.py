@@ -1,16 +1,26 @@
 """The admission stage: step 5 of the hot path (before) and the budget half of step 7 (after).
 
-`before` computes the worst case (prompt tokens by tiktoken; max output = the request's
-`max_tokens`/`max_completion_tokens`, else the model's limit, else the configured default;
-priced at the dearest deployment the request may reach, fallbacks included) and reserves it
-on every applicable scope in one TransactWriteItems; a refused condition becomes a 429
-(`budget_exceeded` or `rate_limit_exceeded`) naming the scope, with Retry-After.
+`before` counts the prompt (off the event loop when it is large), prices the worst case at
+every deployment the request may reach, fallbacks included: prompt tokens reserved for that
+deployment (budgets/bounds.py: the family's bound of the tiktoken count, or the ratio the
+deployment was seen to bill, whichever is larger, plus a margin) and the output limit (the
+request's `max_tokens`/`max_completion_tokens`, else the model's, else the configured
+default). It reserves the dearest on every applicable scope in one TransactWriteItems; a
+refused condition becomes a 429 (`budget_exceeded` with `x-should-retry: false`, or
+`rate_limit_exceeded` with a Retry-After of the window) naming the scope.
+
+When the client set no output limit, the request goes upstream with the limit reserved for,
+so the reservation bounds what the provider can bill; if the budget left could not pay for
+the default it is the largest it can pay for (at least `settings.min_output_tokens`), and the
+response says so in `x-aigw-max-tokens-adjusted`.
 
 `after` runs on every path (success, upstream failure, client disconnect, exception) and
 settles in one TransactWriteItems: the reservation is replaced by the actual cost (zero if
-no upstream answered) and the request is added to the usage aggregates. It is idempotent
-and never raises; a settlement that cannot be written is logged with everything needed to
-reconcile it by hand.
+no upstream answered) and the request is added to the usage aggregates. It learns the
+deployment's billed/estimated ratio, and reports a settlement above its reservation as
+`budget_overrun` (the counters are marked so the scope refuses the next request). It is
+idempotent and never raises; a settlement that cannot be written is logged with everything
+needed to reconcile it by hand.
 
 Round trips to DynamoDB per request, once the key and scope limits are cached:
   no limits on any scope   0 before the upstream call, 1 after (usage aggregates)
@@ -22,32 +32,67 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol
 
+from aigw import tokens
 from aigw.aws import table_name
 from aigw.budgets.admission import Admission, Refusal, Reservation
+from aigw.budgets.bounds import PromptBounds
 from aigw.budgets.counters import CounterStore
-from aigw.budgets.money import ZERO, ceil_pico, exact_cost, usd_text, worst_case
+from aigw.budgets.demand import Demand, Quote
+from aigw.budgets.money import ZERO, ceil_pico, exact_cost, usd_text
 from aigw.budgets.scopes import LimitsCache
-from aigw.config.models import GatewayConfig, ModelConfig
+from aigw.config.models import Deployment, GatewayConfig, ModelConfig
 from aigw.errors import GatewayError, TooManyRequests
 from aigw.names import COUNTERS, ENTITIES
 from aigw.pipeline.context import RequestContext
 from aigw.pipeline.stages import Reject, ShortCircuit
-from aigw.routing.router import Target
-from aigw.services import StageDeps
 
+if TYPE_CHECKING:
+    from aigw.services import StageDeps
+
+LOG = "budget"  # the stage's namespace in the request log line
+ADJUSTED_HEADER = "x-aigw-max-tokens-adjusted"
 logger = logging.getLogger("aigw.budgets")
+
+
+class Candidate(Protocol):
+    """A deployment a request may reach (routing's `Target` is one)."""
+
+    @property
+    def deployment(self) -> Deployment: ...
+
+
+Candidates = Callable[[ModelConfig], Iterable[Candidate]]
+
+
+class _Reach:
+    __slots__ = ("deployment",)
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+
+
+def config_candidates(config: GatewayConfig) -> Candidates:
+    """Every deployment of the model and of its fallbacks, read from the config: what routing's
+    `Router.candidates` yields, for a stage built without one."""
+    def candidates(model: ModelConfig) -> list[Candidate]:
+        chain = [config.model(name) for name in (model.name, *model.fallbacks)]
+        return [_Reach(d) for m in chain if m is not None for d in m.deployments]
+
+    return candidates
 
 
 class AdmissionStage:
     name = "admission"
 
     def __init__(self, admission: Admission, limits: LimitsCache, config: GatewayConfig, *,
-                 candidates: Callable[[ModelConfig], Iterable[Target]]) -> None:
+                 candidates: Candidates | None = None, bounds: PromptBounds | None = None) -> None:
         self.admission = admission
         self.limits = limits
         self.config = config
-        self._candidates = candidates  # every deployment a request may reach (the router's, fallbacks included)
+        self.bounds = bounds or PromptBounds()
+        self._candidates = candidates or config_candidates(config)
 
     async def before(self, ctx: RequestContext) -> ShortCircuit | None:
         try:
@@ -55,12 +100,8 @@ class AdmissionStage:
             if not scopes:
                 ctx.put(Reservation(charges=[], usd=ZERO, tokens=0))
                 return None
-            prompt = ctx.prompt_tokens()
-            default_max = self.config.settings.default_max_output_tokens
-            max_out = 0 if ctx.operation == "embeddings" else ctx.max_output_tokens(default_max)
-            prices = [t.deployment.resolved_price for t in self._candidates(ctx.model)]
-            usd = ceil_pico(worst_case(prompt, max_out, prices))
-            result = await self.admission.admit(scopes, usd=usd, tokens=prompt + max_out, token="a" + ctx.request_id)
+            demand, field = await self._demand(ctx)
+            result = await self.admission.admit(scopes, demand, token="a" + ctx.request_id)
         except Exception:
             # Fail closed: a budget that cannot be checked is not spent.
             logger.exception("admission failed", extra={"request_id": ctx.request_id})
@@ -71,25 +112,51 @@ class AdmissionStage:
             headers = self.admission.remaining(result.charges).headers()
             if result.retry_after_s is not None:
                 headers["retry-after"] = str(int(result.retry_after_s + 0.999))
+            if result.should_retry is False:
+                headers["x-should-retry"] = "false"
             ctx.headers.update(headers)
-            ctx.log_for("budget")["refused_scope"] = result.scope.label()
+            ctx.log_for(LOG)["refused_scope"] = result.scope.label()
             return Reject(TooManyRequests(result.message, code=result.code, headers=headers))
         ctx.put(result)
-        ctx.log_for("budget")["reserved_usd"] = usd_text(result.usd)
+        log = ctx.log_for(LOG)
+        log["reserved_usd"] = usd_text(result.usd)
+        if result.charges and demand.flexible and field is not None:
+            # The limit reserved for is the one sent: the reservation then bounds the output.
+            profile = tokens.cached_profile(ctx)
+            ctx.replace_body({**ctx.body, field: result.output})
+            if profile is not None:
+                tokens.keep_profile(ctx, profile)  # the prompt is unchanged: no recount
+            ctx.headers[ADJUSTED_HEADER] = str(result.output)
+            log["max_tokens_adjusted"] = result.output
         ctx.headers.update(self.admission.remaining(result.charges).headers())
         return None
+
+    async def _demand(self, ctx: RequestContext) -> tuple[Demand, str | None]:
+        profile = await tokens.count_prompt_tokens(ctx)
+        reach = [c.deployment for c in self._candidates(ctx.model)]
+        quotes = [Quote(self.bounds.reserve(profile, d), d.resolved_price) for d in reach]
+        if ctx.operation == "embeddings":
+            return Demand(quotes), None
+        settings = self.config.settings
+        requested = tokens.requested_output_tokens(ctx.body)
+        default = ctx.model.max_output_tokens or settings.default_max_output_tokens
+        demand = Demand(quotes, choices=tokens.choices(ctx.body), output=requested or default,
+                        flexible=requested is None, floor=min(settings.min_output_tokens, default))
+        return demand, _limit_field(reach)
 
     async def after(self, ctx: RequestContext) -> None:
         reservation = ctx.slot(Reservation)
         if reservation is None or reservation.settled:
             return
         cost, input_tokens, output_tokens = _actual(ctx)
-        ctx.log_for("budget")["charged_usd"] = str(cost)
+        log = ctx.log_for(LOG)
+        log["charged_usd"] = str(cost)
         if not reservation.charges and ctx.usage is None:
             reservation.settled = True
             return  # nothing reserved and nothing used: no write at all
+        self._learn(ctx)
         try:
-            await self.admission.settle(
+            overrun = await self.admission.settle(
                 reservation, cost=cost, input_tokens=input_tokens, output_tokens=output_tokens,
                 usage_dims=[("key", ctx.key.key_id), ("team", ctx.key.team_id),
                             ("model", ctx.served_model or ctx.model.name)],
@@ -100,10 +167,30 @@ class AdmissionStage:
                 "counters": [f"{c.counter.pk}/{c.counter.sk}" for c in reservation.charges],
                 "reserved_usd": str(reservation.usd), "reserved_tokens": reservation.tokens,
                 "charged_usd": str(cost), "tokens": input_tokens + output_tokens})
-            ctx.log_for("budget")["settlement_failed"] = True
+            log["settlement_failed"] = True
             return
+        if overrun is not None:
+            log["budget_overrun"] = {"usd": str(overrun.usd), "tokens": overrun.tokens,
+                                         "scopes": list(overrun.scopes)}
+            logger.warning("budget_overrun", extra={
+                "request_id": ctx.request_id, "key_id": ctx.key.key_id, "overrun_usd": str(overrun.usd),
+                "overrun_tokens": overrun.tokens, "scopes": list(overrun.scopes),
+                "deployment": ctx.deployment.deployment_id if ctx.deployment else None})
         if reservation.charges:
             ctx.headers.update(self.admission.remaining(reservation.charges).headers())
+
+    def _learn(self, ctx: RequestContext) -> None:
+        """Keep the deployment's largest billed/estimated prompt ratio (reported usage only)."""
+        usage, deployment, profile = ctx.usage, ctx.deployment, tokens.cached_profile(ctx)
+        if usage is None or deployment is None or profile is None or usage.estimated or usage.invalid \
+                or ctx.cache in ("hit", "semantic-hit"):
+            return
+        estimate = self.bounds.estimate(profile, deployment)
+        ratio = self.bounds.observe(deployment, estimate=estimate, billed=usage.input_tokens)
+        if usage.input_tokens > estimate:
+            log = ctx.log_for(LOG)
+            log["prompt_ratio"] = round(usage.input_tokens / max(estimate, 1), 3)
+            log["prompt_ratio_learned"] = round(ratio, 3)
 
 
 def _actual(ctx: RequestContext) -> tuple[Decimal, int, int]:
@@ -114,9 +201,21 @@ def _actual(ctx: RequestContext) -> tuple[Decimal, int, int]:
     return cost, usage.input_tokens, usage.output_tokens
 
 
+# OpenAI's reasoning models refuse `max_tokens` ("use max_completion_tokens"); every adapter
+# reads `max_completion_tokens` first, so it is the field for a chain that reaches one.
+_REASONING = ("o1", "o3", "o4", "gpt-5")
+
+
+def _limit_field(reach: list[Deployment]) -> str:
+    for d in reach:
+        if d.provider in ("openai", "azure") and d.model.lower().startswith(_REASONING):
+            return "max_completion_tokens"
+    return "max_tokens"
+
+
 def build_admission_stage(deps: StageDeps) -> AdmissionStage:
     """Always on: with no limits anywhere it costs no round trip before the upstream call and
-    one after it (the usage aggregates behind `aigw usage`)."""
+    one after it (the usage aggregates behind `aigw usage`). Candidates are routing's own."""
     aws = deps.aws
     store = CounterStore(aws.dynamodb_client, table_name=lambda: table_name(COUNTERS))
     ttl_s = deps.config.settings.key_cache_ttl_s

@@ -19,6 +19,7 @@ an answer may be stored in its native shape); embeddings are not cached.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ from aigw.pipeline.context import RequestContext
 from aigw.pipeline.stages import Reject, Respond, ShortCircuit, Stop
 from aigw.pricing.cost import Usage, cost_usd
 from aigw.providers.base import ChatChunk, ChatResult
+from aigw.tokens import LARGE_PROMPT_CHARS, text_chars
 
 logger = logging.getLogger("aigw.cache")
 
@@ -85,9 +87,12 @@ class CacheStage:
         if ctx.operation != "chat":
             return None
         log = ctx.log_for("cache")
+        plan_for = functools.partial(plan_request, self.config.cache, ctx.key, ctx.body, ctx.request_headers,
+                                     semantic_available=self.semantic is not None, api=ctx.api)
         try:
-            plan = plan_request(self.config.cache, ctx.key, ctx.body, ctx.request_headers,
-                                semantic_available=self.semantic is not None, api=ctx.api)
+            # Normalizing and hashing a large body is CPU work: off the event loop.
+            plan = await anyio.to_thread.run_sync(plan_for) if text_chars(ctx.body) > LARGE_PROMPT_CHARS \
+                else plan_for()
         except InvalidRequest as exc:
             return Reject(exc)
         if isinstance(plan, Skip):

@@ -172,6 +172,11 @@ class ServerSettings(_Strict):
     body_read_timeout_s: float = Field(default=30.0, gt=0)
     # Browser origins allowed to call the data plane (CORS); off when empty.
     cors_allow_origins: list[str] = Field(default_factory=list)
+    # ---- budgets (aigw/budgets) ----------------------------------------------------------
+    # A request with no output limit whose budget or TPM window left cannot pay for the default
+    # worst case is sent upstream with the largest limit it can pay for, if at least this many
+    # tokens; below it, it is refused (429 budget_exceeded, x-should-retry: false).
+    min_output_tokens: int = Field(default=256, gt=0)
 
 
 # ---- Responses API state (aigw.responses; owner: responses) ---------------------------------

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aigw import tokens
 from aigw.errors import GatewayError, InvalidRequest
 from aigw.http.common import authenticate, error_response, read_body, request_id_of, resolve_model
 from aigw.http.frontdoor import Incoming, serve
@@ -50,6 +51,8 @@ class AnthropicRoutes:
                              started=incoming.started, request_headers=incoming.request.headers,
                              native=NativeRequest("messages", data, forwarded_headers(incoming.request)))
         bound.append(ctx)
+        if ctx.stream:  # message_start reports it: count now, off the loop when the prompt is large
+            await tokens.count_prompt_tokens(ctx)
         return ctx
 
     async def messages(self, request: Request) -> Response:
@@ -67,6 +70,7 @@ class AnthropicRoutes:
             codec = AnthropicCodec(model.name, lambda: 0)
             ctx = RequestContext(request_id=request_id, operation="chat", key=key, model=model,
                                  body=openai_body(data), codec=codec)
+            await tokens.count_prompt_tokens(ctx)
             return JSONResponse({"input_tokens": ctx.prompt_tokens()}, headers={"x-request-id": request_id})
         except GatewayError as exc:
             return error_response(exc, request_id, envelope=API)

@@ -200,25 +200,18 @@ class RequestContext:
         return max(self.elapsed_s() - self.upstream_s, 0.0) * 1000
 
     def prompt_tokens(self) -> int:
-        """Prompt tokens by tiktoken (for admission); counted once, on first use."""
+        """Prompt tokens by tiktoken, as OpenAI's recipe counts them (images by its rule); counted
+        once, on first use (blocking: `aigw.tokens.count_prompt_tokens` counts off the loop)."""
         if self._prompt_tokens is None:
             from aigw import tokens
 
-            if self.operation == "embeddings":
-                raw = self.body.get("input")
-                items = [raw] if isinstance(raw, str) else list(raw or [])
-                self._prompt_tokens = sum(
-                    tokens.count_text(i, self.model.name) if isinstance(i, str) else len(i) if
-                    isinstance(i, list) else 1 for i in items)
-            else:
-                self._prompt_tokens = tokens.count_chat_prompt_tokens(
-                    list(self.body.get("messages") or []), self.model.name,
-                    tools=self.body.get("tools"), functions=self.body.get("functions"))
+            self._prompt_tokens = tokens.prompt_profile(self).openai_tokens(self.model.deployments[0].model)
         return self._prompt_tokens
 
     def max_output_tokens(self, default: int) -> int:
-        """The most output this request may produce: its own limit, else the model's, else `default`."""
-        requested = self.body.get("max_completion_tokens") or self.body.get("max_tokens")
-        n = int(self.body.get("n") or 1)
-        limit = int(requested) if requested else (self.model.max_output_tokens or default)
-        return limit * n
+        """The most output this request may produce: its own limit, else the model's, else
+        `default`; times `n` (every choice may use the whole limit)."""
+        from aigw import tokens
+
+        limit = tokens.requested_output_tokens(self.body) or self.model.max_output_tokens or default
+        return limit * tokens.choices(self.body)

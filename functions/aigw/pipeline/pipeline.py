@@ -69,7 +69,8 @@ class Pipeline:
                 return StreamOutcome(self._client_stream(ctx, first, events, ran), response_headers(ctx))
             result = await self.router.run(ctx, lambda t: self._complete(ctx, t))
             ctx.usage = result.usage
-            settle_usage(ctx, generated_text=completion_text(result.body) if result.usage is None else None)
+            invalid = result.usage is None or result.usage.invalid is not None
+            settle_usage(ctx, generated_text=completion_text(result.body) if invalid else None, body=result.body)
             result = await self._filtered(ctx, result, ran)
         except GatewayError as exc:
             await self._fail(ctx, exc, ran)
@@ -174,7 +175,7 @@ class Pipeline:
             for chunk in tail:
                 last = chunk
                 yield codec.chunk(chunk)
-            yield codec.end(last, lambda: ctx.usage or _estimated_usage(ctx))
+            yield codec.end(last, lambda: _final_usage(ctx))
         except UpstreamError as exc:
             ctx.error, ctx.status = exc, exc.status
             self.router.stream_failed(ctx, exc)  # counts against the deployment's breaker
@@ -196,7 +197,7 @@ class Pipeline:
         """End a stream a filter stopped, the way the client's API ends a filtered answer."""
         ctx.stopped = stop
         codec = ctx.codec
-        return codec.chunk(stop_chunk(last, stop.reason)) + codec.end(last, lambda: ctx.usage or _estimated_usage(ctx))
+        return codec.chunk(stop_chunk(last, stop.reason)) + codec.end(last, lambda: _final_usage(ctx))
 
     async def _end_stream(self, ctx: RequestContext, events: AsyncIterator[StreamEvent], ran: list[Stage]) -> None:
         with anyio.CancelScope(shield=True):
@@ -321,6 +322,8 @@ async def _close(events: AsyncIterator[Any]) -> None:
             await aclose()
 
 
-def _estimated_usage(ctx: RequestContext) -> Usage:
+def _final_usage(ctx: RequestContext) -> Usage:
+    """The usage the client's stream ends with: settled first, so an estimate or a corrected
+    (invalid) upstream count is what the client sees, as it is what gets billed."""
     settle_usage(ctx)
     return ctx.usage or Usage()

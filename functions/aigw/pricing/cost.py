@@ -8,6 +8,7 @@ providers that report these separately (Anthropic, Bedrock) add them into `input
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +36,35 @@ class Price(BaseModel):
         return self.input_per_mtok if self.cache_write_per_mtok is None else self.cache_write_per_mtok
 
 
+# More tokens than any request can use: the largest context windows hold about 2M tokens, so a
+# count above this is a broken upstream, never a bill (validated in Usage, settled by the
+# gateway's own estimate in pipeline/accounting.py).
+MAX_PLAUSIBLE_TOKENS = 10_000_000
+_TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+
+
+def token_count(value: Any) -> int | float:
+    """An upstream's token number as is, for `Usage(...)`: an int when it is a whole number,
+    else NaN (a string, a list, a fraction). Never raises, so adapters can add counts up and let
+    Usage judge the sum: NaN, infinities and negatives all survive addition."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return math.nan
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value == int(value) else value if math.isinf(value) else math.nan
+    return math.nan
+
+
 @dataclass(slots=True)
 class Usage:
+    """Token counts of one call. Counts are validated on construction: a negative, non-finite,
+    non-integral or absurd (> MAX_PLAUSIBLE_TOKENS) count is replaced by 0 and named in
+    `invalid`, so nothing but a plain int ever reaches a price, a Decimal or a DynamoDB write;
+    settlement then bills the gateway's own estimate instead (never a refund)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -45,6 +73,31 @@ class Usage:
     estimated: bool = False  # counted by the gateway (tiktoken), not reported upstream
     # The usage object in OpenAI wire shape as the upstream sent it, handed to clients as is.
     openai: dict[str, Any] | None = field(default=None, repr=False)
+    # "field=value" of every count that was not a plausible token number (None: all valid).
+    invalid: str | None = None
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        for name in _TOKEN_FIELDS:
+            value = getattr(self, name)
+            if type(value) is int and 0 <= value <= MAX_PLAUSIBLE_TOKENS:
+                continue
+            number = token_count(value)
+            if isinstance(number, int) and 0 <= number <= MAX_PLAUSIBLE_TOKENS:
+                setattr(self, name, number)
+                continue
+            problems.append(f"{name}={value!r}"[:80])
+            setattr(self, name, 0)
+        if self.cache_read_tokens + self.cache_write_tokens > self.input_tokens:
+            problems.append(f"cache_read_tokens+cache_write_tokens={self.cache_read_tokens + self.cache_write_tokens}"
+                            f" > input_tokens={self.input_tokens}")
+            self.cache_read_tokens = self.cache_write_tokens = 0
+        if self.reasoning_tokens > self.output_tokens:
+            problems.append(f"reasoning_tokens={self.reasoning_tokens} > output_tokens={self.output_tokens}")
+            self.reasoning_tokens = 0
+        if problems:
+            self.invalid = ", ".join(([self.invalid] if self.invalid else []) + problems)
+            self.openai = None  # never hand an invalid usage object to a client as is
 
     @property
     def total_tokens(self) -> int:
@@ -54,13 +107,25 @@ class Usage:
     def from_openai(cls, usage: dict[str, Any]) -> Usage:
         prompt_details = usage.get("prompt_tokens_details") or {}
         completion_details = usage.get("completion_tokens_details") or {}
-        return cls(
-            input_tokens=int(usage.get("prompt_tokens") or 0),
-            output_tokens=int(usage.get("completion_tokens") or 0),
-            cache_read_tokens=int(prompt_details.get("cached_tokens") or 0),
-            reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
-            openai=usage,
-        )
+        if not isinstance(prompt_details, dict):
+            prompt_details = {"cached_tokens": math.nan}
+        if not isinstance(completion_details, dict):
+            completion_details = {"reasoning_tokens": math.nan}
+        return cls.parse(input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens"),
+                         cache_read_tokens=prompt_details.get("cached_tokens"),
+                         reasoning_tokens=completion_details.get("reasoning_tokens"), openai=usage)
+
+    @classmethod
+    def parse(cls, *, input_tokens: Any = 0, output_tokens: Any = 0, cache_read_tokens: Any = 0,
+              cache_write_tokens: Any = 0, reasoning_tokens: Any = 0, openai: dict[str, Any] | None = None) -> Usage:
+        """From an upstream's raw JSON numbers, which may be anything (a tuple is summed: Anthropic's
+        input is its three input counts). Never raises; what is not a token count is `invalid`."""
+        def total(raw: Any) -> Any:
+            return sum((token_count(r) for r in raw), 0) if isinstance(raw, tuple) else token_count(raw)
+
+        return cls(input_tokens=total(input_tokens), output_tokens=total(output_tokens),
+                   cache_read_tokens=total(cache_read_tokens), cache_write_tokens=total(cache_write_tokens),
+                   reasoning_tokens=total(reasoning_tokens), openai=openai)
 
     def to_openai(self) -> dict[str, Any]:
         if self.openai is not None:

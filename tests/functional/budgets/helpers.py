@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 
+from aigw.aws import table_name
 from aigw.budgets.counters import Snapshot, budget_pk, rate_pk
 from aigw.budgets.scopes import entity_key
 from aigw.budgets.spec import Budget, Limits, budget_to_item
-from aigw.gateway import table_name
 from aigw.names import COUNTERS, ENTITIES
 
 

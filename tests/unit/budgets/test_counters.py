@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from aigw.budgets.counters import Caps, Counter, CounterStore, Snapshot
+from aigw.budgets.counters import Caps, Counter, CounterStore, Hold, ItemKey, Snapshot
 
 
 def test_reserve_is_one_conditional_add() -> None:
-    op = Counter("BUDGET#team#t", "2026-11").reserve("counters", usd=Decimal("0.25"), tokens=100,
-                                                     caps=Caps(usd=Decimal(10), tokens=1000, requests=5),
-                                                     expires_at=123)["Update"]
+    counter = Counter("BUDGET#team#t", "2026-11", Caps(usd=Decimal(10), tokens=1000, requests=5), 123)
+    hold, item = counter.reserve("counters", usd=Decimal("0.25"), tokens=100)
+    op = item["Update"]
+    assert hold == Hold(ItemKey("BUDGET#team#t", "2026-11"), Decimal("0.25"), 100)
     assert op["Key"] == {"pk": "BUDGET#team#t", "sk": "2026-11"}
     assert op["UpdateExpression"].startswith("ADD #hu :u, #ru :u, #ht :t, #rt :t, #rq :one")
     assert "if_not_exists(#ex, :ex)" in op["UpdateExpression"]
@@ -24,22 +25,44 @@ def test_reserve_is_one_conditional_add() -> None:
     assert values[":ct"] == 900 and values[":cr"] == 4
     assert op["ConditionExpression"] == ("(attribute_not_exists(#hu) OR #hu <= :cu) AND "
                                          "(attribute_not_exists(#ht) OR #ht <= :ct) AND "
-                                         "(attribute_not_exists(#rq) OR #rq <= :cr)")
+                                         "(attribute_not_exists(#rq) OR #rq <= :cr) AND "
+                                         "attribute_not_exists(#ov)")  # an overrun mark refuses
+    assert op["ExpressionAttributeNames"]["#ov"] == "overrun"
     assert op["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
 
 
 def test_reserve_without_caps_has_no_condition() -> None:
-    op = Counter("p", "s").reserve("t", usd=Decimal(0), tokens=1, caps=Caps(), expires_at=None)["Update"]
+    op = Counter("p", "s").reserve("t", usd=Decimal(0), tokens=1)[1]["Update"]
     assert "ConditionExpression" not in op and "SET" not in op["UpdateExpression"]
 
 
 def test_settle_moves_the_reservation_to_spent() -> None:
-    op = Counter("p", "s").settle("t", reserved_usd=Decimal("0.5"), reserved_tokens=100, spent_usd=Decimal("0.2"),
-                                  spent_tokens=40)["Update"]
+    counter = Counter("p", "s")
+    hold = Hold(ItemKey("p", "s"), Decimal("0.5"), 100)
+    op = counter.settle("t", hold, spent_usd=Decimal("0.2"), spent_tokens=40)["Update"]
     v = op["ExpressionAttributeValues"]
     assert v[":du"] == -300_000_000_000 and v[":su"] == 200_000_000_000 and v[":nu"] == -500_000_000_000
     assert v[":dt"] == -60 and v[":st"] == 40 and v[":nt"] == -100
-    assert "ConditionExpression" not in op
+    assert "ConditionExpression" not in op and "SET" not in op["UpdateExpression"]
+
+
+def test_an_overrun_marks_the_counter_and_only_its_own_mark_is_lifted() -> None:
+    counter = Counter("p", "s", Caps(usd=Decimal(1)))
+    hold = Hold(ItemKey("p", "s"), Decimal("0.1"), 10)
+    op = counter.settle("t", hold, spent_usd=Decimal("0.3"), spent_tokens=40, overrun="sreq_1")["Update"]
+    assert op["UpdateExpression"].endswith(" SET #ov = :ov") and op["ExpressionAttributeValues"][":ov"] == "sreq_1"
+    (clear,) = counter.clear_overrun("t", "sreq_1")
+    assert clear["UpdateExpression"] == "REMOVE #ov" and clear["ConditionExpression"] == "#ov = :ov"
+    assert Snapshot.from_item({"overrun": "sreq_1"}).overrun == "sreq_1"
+
+
+def test_a_counter_sums_its_items_and_finds_its_refusal() -> None:
+    counter = Counter("p", "s")
+    found = {ItemKey("p", "s"): Snapshot(held_usd=Decimal(2), requests=3), ItemKey("q", "s"): Snapshot(requests=9)}
+    assert counter.total(found) == Snapshot(held_usd=Decimal(2), requests=3)
+    assert counter.total({}) == Snapshot()
+    assert counter.refusal({ItemKey("q", "s"): Snapshot()}) is None
+    assert counter.refusal(found) == Snapshot(held_usd=Decimal(2), requests=3)
 
 
 class Canceled(Exception):
@@ -83,10 +106,11 @@ def test_refusal_names_the_item_and_its_old_values() -> None:
     refused = Canceled([{"Code": "None"}, {"Code": "ConditionalCheckFailed", "Item": {
         "held_pusd": Decimal(5 * 10**12), "spent_pusd": Decimal(4 * 10**12), "reserved_pusd": Decimal(10**12),
         "requests": Decimal(7)}}])
-    result = store(FakeClient([refused])).transact([{}, {}])
-    assert not result.ok and list(result.refused) == [1]
-    assert result.refused[1] == Snapshot(held_usd=Decimal(5), spent_usd=Decimal(4), reserved_usd=Decimal(1),
-                                         requests=7)
+    items = [Counter(pk, "s").reserve("t", usd=Decimal(1), tokens=1)[1] for pk in ("a", "b")]
+    result = store(FakeClient([refused])).transact(items)
+    assert not result.ok and list(result.refused) == [ItemKey("b", "s")]  # by item, not by position
+    assert result.refused[ItemKey("b", "s")] == Snapshot(held_usd=Decimal(5), spent_usd=Decimal(4),
+                                                         reserved_usd=Decimal(1), requests=7)
 
 
 def test_other_cancellations_raise() -> None:

@@ -45,8 +45,9 @@ def test_tools_images_and_tool_calls_count() -> None:
     plain = tokens.count_chat_prompt_tokens(base, "gpt-4o")
     assert tokens.count_chat_prompt_tokens(base, "gpt-4o", tools=[tool]) > plain
     image = [{"role": "user", "content": [{"type": "text", "text": "weather?"},
-                                          {"type": "image_url", "image_url": {"url": "data:..."}}]}]
-    assert tokens.count_chat_prompt_tokens(image, "gpt-4o") == plain + tokens.TOKENS_PER_IMAGE
+                                          {"type": "image_url", "image_url": {"url": "https://x/cat.png"}}]}]
+    # an image the gateway cannot see the size of: the tile rule's maximum (8 tiles on gpt-4o)
+    assert tokens.count_chat_prompt_tokens(image, "gpt-4o") == plain + 85 + 8 * 170
     calls = [{"role": "assistant", "content": None,
               "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}]
     assert tokens.count_chat_prompt_tokens(calls, "gpt-4o") > 3 + 3
@@ -60,3 +61,31 @@ def test_missing_encoding_fails_instead_of_downloading(monkeypatch: pytest.Monke
             tokens.get_encoding("cl100k_base")
     finally:
         tokens.get_encoding.cache_clear()
+
+
+def test_response_schemas_count_and_offer_a_tool() -> None:
+    body: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
+    plain = tokens.profile_chat(body)
+    schema = {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object", "properties": {
+        "city": {"type": "string"}}}}}
+    structured = tokens.profile_chat({**body, "response_format": schema})
+    assert structured.text_tokens > plain.text_tokens + 10 and structured.tools and not plain.tools
+
+
+def test_hostile_shapes_never_raise() -> None:
+    for body in ({"messages": "x"}, {"messages": [None, 5, {"content": 7}]}, {"messages": [{"content": [1, None]}]},
+                 {"tools": "x", "messages": []}, {"response_format": {"type": "json_schema"}}):
+        assert tokens.profile_chat(body).text_tokens >= tokens.REPLY_PRIMING
+    assert tokens.profile_embeddings({"input": [1, 2, 3]}).text_tokens == 3
+    assert tokens.profile_embeddings({"input": [[1, 2], "two words"]}).text_tokens == 4
+    assert tokens.requested_output_tokens({"max_tokens": 1e400}) is None  # inf: not a limit
+    assert tokens.requested_output_tokens({"max_tokens": True}) is None
+    assert tokens.requested_output_tokens({"max_completion_tokens": 50, "max_tokens": 9}) == 50
+    assert tokens.choices({"n": 3}) == 3 and tokens.choices({"n": "3"}) == 1
+
+
+def test_text_size_is_a_cheap_upper_walk() -> None:
+    big = "word " * 20_000
+    body = {"messages": [{"role": "user", "content": [{"type": "text", "text": big}]}]}
+    assert tokens.text_chars(body) >= len(big) > tokens.LARGE_PROMPT_CHARS
+    assert tokens.text_chars({"input": ["ab", "cd"]}) == 4
