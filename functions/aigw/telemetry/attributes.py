@@ -239,7 +239,7 @@ def attribute_value(value: Any) -> AttributeValue | None:
     if isinstance(value, list | tuple) and value:
         for kind in (str, bool, int, float):
             if all(type(v) is kind for v in value):
-                return [v[:_MAX_LOG_ATTRIBUTE_CHARS] if isinstance(v, str) else v for v in value]  # type: ignore[return-value]
+                return [v[:_MAX_LOG_ATTRIBUTE_CHARS] if isinstance(v, str) else v for v in value]
     try:
         text = json.dumps(value, default=str, separators=(",", ":"), sort_keys=True)
     except (TypeError, ValueError):

@@ -31,7 +31,8 @@ class SigV4Session(requests.Session):
             raise RuntimeError("no AWS credentials to sign the span export with")
         return self._credentials.get_frozen_credentials()
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        """Sign, then send: the exporter calls `request(method=, url=, headers=, data=, ...)`."""
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
 
@@ -41,4 +42,5 @@ class SigV4Session(requests.Session):
         url_s = url.decode() if isinstance(url, bytes) else url
         signed = AWSRequest(method=method_s, url=url_s, data=data, headers=headers)
         SigV4Auth(self._frozen_credentials(), self._service, self._region).add_auth(signed)
-        return super().request(method_s, url_s, *args, headers=dict(signed.headers.items()), data=data, **kwargs)
+        kwargs.update(headers=dict(signed.headers.items()), data=data)
+        return super().request(method_s, url_s, *args, **kwargs)

@@ -50,7 +50,8 @@ class ResponseTap:
         for choice in chunk.get("choices") or ():
             if not isinstance(choice, dict):
                 continue
-            index = choice.get("index") if isinstance(choice.get("index"), int) else 0
+            raw_index = choice.get("index")
+            index = raw_index if isinstance(raw_index, int) else 0
             reason = choice.get("finish_reason")
             if isinstance(reason, str):
                 seen.finish_reasons[index] = reason

@@ -5,6 +5,7 @@ response ends (what keeps them safe from a Lambda freeze)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -28,9 +29,15 @@ def chain_config(upstream: str, **extra: Any) -> dict[str, Any]:
                 "price": PRICE}
 
     return {"models": [
-        {"name": "primary", "deployments": [deployment("gpt-4o-mini-fail-503", "primary-dep")], "fallbacks": ["backup"]},
+        {"name": "primary", "deployments": [deployment("gpt-4o-mini-fail-503", "primary-dep")],
+         "fallbacks": ["backup"]},
         {"name": "backup", "deployments": [deployment("gpt-4o-backup", "backup-dep")]}],
         "routing": {"max_retries": 1, "backoff_base_s": 0.001, "backoff_max_s": 0.01}, **extra}
+
+
+def one_model(upstream: str) -> dict[str, Any]:
+    return {"models": [{"name": "m", "deployments": [
+        {"provider": "openai", "model": "gpt-4o-mini", "api_base": upstream, "credentials": "openai-test"}]}]}
 
 
 def post(gw: Any, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
@@ -82,7 +89,7 @@ def test_streamed_call_with_a_retry_and_a_fallback(traced_gateway: Any, fake_ope
 
     # Retries and the fallback are siblings, in order, one after the other.
     assert [s.attributes["aigw.attempt.number"] for s in attempts] == [1, 2, 3]
-    assert all(a.end_ns <= b.start_ns for a, b in zip(attempts, attempts[1:], strict=False))
+    assert all(a.end_ns <= b.start_ns for a, b in itertools.pairwise(attempts))
     for span in failed:
         assert span.status == "ERROR"
         assert (span.attributes["http.response.status_code"], span.attributes["error.type"]) == (503, "503")
@@ -100,7 +107,8 @@ def test_streamed_call_with_a_retry_and_a_fallback(traced_gateway: Any, fake_ope
         "gen_ai.request.stream": True, "gen_ai.request.max_tokens": 50, "gen_ai.request.temperature": 0.3,
         "server.address": "127.0.0.1", "server.port": upstream_port, "aigw.attempt.number": 3,
         "aigw.deployment": "backup-dep", "aigw.model": "backup", "aigw.fallback": True,
-        "http.response.status_code": 200, "aigw.attempt.status": 200, "aigw.attempt.latency_ms": answered.attributes["aigw.attempt.latency_ms"],
+        "http.response.status_code": 200, "aigw.attempt.status": 200,
+        "aigw.attempt.latency_ms": answered.attributes["aigw.attempt.latency_ms"],
         "gen_ai.response.id": "chatcmpl-fake", "gen_ai.response.model": "gpt-4o-backup",
         "gen_ai.response.finish_reasons": ["stop"], **usage}
 
@@ -133,8 +141,7 @@ def test_streamed_call_with_a_retry_and_a_fallback(traced_gateway: Any, fake_ope
 
 def test_a_trace_without_traceparent_starts_fresh_and_an_unsampled_caller_is_honoured(
         traced_gateway: Any, fake_openai: Any, otlp: Any) -> None:
-    gw = traced_gateway({"models": [{"name": "m", "deployments": [
-        {"provider": "openai", "model": "gpt-4o-mini", "api_base": fake_openai.base_url, "credentials": "openai-test"}]}]})
+    gw = traced_gateway(one_model(fake_openai.base_url))
     ask = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     # The caller did not sample its trace: the gateway records nothing of it either.
     unsampled = post(gw, ask, {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-00"})
@@ -182,9 +189,7 @@ class _Redact:
 
 def test_content_only_for_an_opted_in_team_and_only_after_redaction(traced_gateway: Any, fake_openai: Any,
                                                                    otlp: Any) -> None:
-    config = {"models": [{"name": "m", "deployments": [
-        {"provider": "openai", "model": "gpt-4o-mini", "api_base": fake_openai.base_url, "credentials": "openai-test"}]}],
-        "telemetry": {"capture_content_teams": ["research"]}}
+    config = {**one_model(fake_openai.base_url), "telemetry": {"capture_content_teams": ["research"]}}
     gw = traced_gateway(config, stages=None)
     tap = gw.listener.response_tap
     gw.services.pipeline.stages = [tap, _Redact()]  # the tap first, as build_stages puts it
@@ -207,3 +212,28 @@ def test_content_only_for_an_opted_in_team_and_only_after_redaction(traced_gatew
     assert "zebra" not in all_attribute_text(spans)
     assert "gen_ai.input.messages" not in other.attributes and "gen_ai.output.messages" not in other.attributes
     assert "Howdy" not in json.dumps(other.attributes)
+
+
+def test_exports_signed_for_cloudwatch_carry_a_signature_aws_would_accept(traced_gateway: Any, fake_openai: Any,
+                                                                         otlp: Any) -> None:
+    """CloudWatch's OTLP endpoint takes SigV4 (service xray); forced here against the loopback
+    receiver, which recomputes the signature from the request it got."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    # The signing credentials are the process's: conftest's fake "testing" keys.
+    gw = traced_gateway(one_model(fake_openai.base_url),
+                        environ={"AIGW_OTEL_SIGV4_SERVICE": "xray", "AWS_REGION": "us-east-1"})
+    assert post(gw, {"model": "m", "messages": [{"role": "user", "content": "hi"}]}).status_code == 200
+    otlp.fake.wait_for(3, timeout_s=0)
+    export = otlp.fake.exports[-1]
+    authorization = export.headers["authorization"]
+    assert "/us-east-1/xray/aws4_request" in authorization
+    signed = authorization.split("SignedHeaders=")[1].split(",")[0].split(";")
+    check = AWSRequest(method="POST", url=otlp.url + "/v1/traces", data=export.body,
+                       headers={name: export.headers[name] for name in signed if name != "host"})
+    check.context["timestamp"] = export.headers["x-amz-date"]
+    signer = SigV4Auth(Credentials("testing", "testing"), "xray", "us-east-1")
+    expected = signer.signature(signer.string_to_sign(check, signer.canonical_request(check)), check)
+    assert authorization.rsplit("Signature=", 1)[1] == expected
