@@ -5,6 +5,7 @@ response ends (what keeps them safe from a Lambda freeze)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from typing import Any
@@ -237,3 +238,41 @@ def test_exports_signed_for_cloudwatch_carry_a_signature_aws_would_accept(traced
     signer = SigV4Auth(Credentials("testing", "testing"), "xray", "us-east-1")
     expected = signer.signature(signer.string_to_sign(check, signer.canonical_request(check)), check)
     assert authorization.rsplit("Signature=", 1)[1] == expected
+
+
+def test_a_client_that_leaves_mid_stream_still_leaves_a_whole_trace(traced_gateway: Any, fake_openai: Any,
+                                                                   otlp: Any) -> None:
+    fake_openai.fake.word_delay_s = 0.2
+    gw = traced_gateway(one_model(fake_openai.base_url))
+    with httpx.Client(timeout=10) as client, client.stream(
+            "POST", gw.base_url + "/chat/completions", headers={"authorization": f"Bearer {gw.key}"},
+            json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}) as response:
+        next(response.iter_bytes())  # the first frame, then the client is gone
+    spans = otlp.fake.wait_for(3, timeout_s=10)
+    (server,) = [s for s in spans if s.kind == "SERVER"]
+    (attempt,) = [s for s in spans if s.kind == "CLIENT"]
+    assert server.attributes["aigw.disconnected"] is True
+    assert server.attributes["http.response.status_code"] == 499
+    assert attempt.end_ns <= server.end_ns and attempt.parent_span_id == server.span_id
+
+
+def test_concurrent_requests_keep_their_spans_apart(traced_gateway: Any, fake_openai: Any, otlp: Any) -> None:
+    gw = traced_gateway(one_model(fake_openai.base_url))
+
+    async def run() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=10, headers={"authorization": f"Bearer {gw.key}"}) as client:
+            return list(await asyncio.gather(*(
+                client.post(gw.base_url + "/chat/completions",
+                            json={"model": "m", "stream": i % 2 == 0, "messages": [{"role": "user", "content": "hi"}]},
+                            headers={"traceparent": f"00-{i:032x}-{i:016x}-01"}) for i in range(1, 21))))
+
+    responses = asyncio.run(run())
+    assert [r.status_code for r in responses] == [200] * 20
+    spans = otlp.fake.wait_for(60, timeout_s=0)  # every response has ended: all 20 traces are in
+    for i, response in enumerate(responses, start=1):
+        trace = [s for s in spans if s.trace_id == f"{i:032x}"]
+        (server,) = [s for s in trace if s.kind == "SERVER"]
+        assert len(trace) == 3 and server.parent_span_id == f"{i:016x}"
+        assert all(s.parent_span_id == server.span_id for s in trace if s is not server)
+        assert server.attributes["aigw.request_id"] == response.headers["x-request-id"]
+        assert server.attributes["gen_ai.request.stream"] is (i % 2 == 0)
