@@ -86,7 +86,7 @@ class TraceListener(Listener):
     # ---- events ---------------------------------------------------------------------------------
     def stage_start(self, ctx: RequestContext, stage: str) -> None:
         spans = self._spans(ctx)
-        if stage == TAP_STAGE:
+        if stage == TAP_STAGE or not spans.server.is_recording():
             return
         spans.stages[stage] = self._tracer.start_span(f"aigw.{stage}", context=spans.context,
                                                       attributes={"aigw.stage": stage})
@@ -104,6 +104,8 @@ class TraceListener(Listener):
 
     def attempt_start(self, ctx: RequestContext, deployment: Deployment, number: int) -> None:
         spans = self._spans(ctx)
+        if not spans.server.is_recording():
+            return
         spans.attempts[number] = self._tracer.start_span(
             f"{ctx.operation} {deployment.model}", context=spans.context, kind=SpanKind.CLIENT,
             attributes=a.attempt_start_attributes(ctx, deployment, number))
@@ -122,6 +124,9 @@ class TraceListener(Listener):
 
     def request_done(self, ctx: RequestContext, record: dict[str, Any]) -> None:
         spans = self._spans(ctx)
+        if not spans.server.is_recording():  # not sampled: its children are not either; nothing to export
+            spans.server.end()
+            return
         seen = ctx.slot(ResponseSeen)
         answer = {**a.response_attributes(ctx, seen), **a.usage_attributes(ctx)}
         if spans.answered is not None:
