@@ -24,8 +24,8 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+import aigw.telemetry.attributes as a
 from aigw.observability import Listener
-from aigw.telemetry import attributes as a
 from aigw.telemetry.content import content_attributes
 from aigw.telemetry.export import Flusher, build_provider
 from aigw.telemetry.settings import export_settings
