@@ -227,6 +227,18 @@ def log_field_attributes(ctx: RequestContext) -> Attributes:
     return out
 
 
+def guardrail_attributes(ctx: RequestContext) -> Attributes:
+    """The guardrails' interventions as `aigw.guardrails.actions`: `source:name:action` per
+    intervention (e.g. `input:pii:redact`), a list a backend can filter on; the full entries
+    (entity counts, scores) stay in the JSON of `aigw.guardrails.guardrails`."""
+    entries = ctx.log.by_namespace().get("guardrails", {}).get("guardrails")
+    if not isinstance(entries, list):
+        return {}
+    actions = [f"{e.get('source', '')}:{e.get('name', '')}:{e.get('action', '')}" for e in entries
+               if isinstance(e, dict) and e.get("name")]
+    return {"aigw.guardrails.actions": actions} if actions else {}
+
+
 def attribute_value(value: Any) -> AttributeValue | None:
     """An OpenTelemetry attribute value (a scalar or a homogeneous list of scalars); anything
     else as bounded JSON."""

@@ -4,9 +4,11 @@
 The prompt is read from `ctx.body`, the canonical body as sent upstream, so an input
 redaction (`ctx.rewrite_texts`) has already been applied. The completion is what the client
 got: the final (filtered) body, or the stream's text as the response tap saw it, which is
-after every output filter. Both are in the GenAI conventions' message shape
-(`gen_ai.input.messages` / `gen_ai.output.messages`, JSON strings), their text cut to a shared
-character budget so one request cannot produce an unbounded span.
+after every output filter. It is left out when a guardrail redacted the prompt: a restoring
+guardrail puts the originals back into the answer (`aigw.content.output_omitted` says so).
+Both are in the GenAI conventions' message shape (`gen_ai.input.messages` /
+`gen_ai.output.messages`, JSON strings), their text cut to a shared character budget so one
+request cannot produce an unbounded span.
 """
 
 from __future__ import annotations
@@ -84,6 +86,14 @@ def output_messages(ctx: RequestContext, seen: ResponseSeen | None, max_chars: i
     return json.dumps(out, separators=(",", ":"), ensure_ascii=False)
 
 
+def input_was_redacted(ctx: RequestContext) -> bool:
+    """A guardrail redacted the prompt. Its answer may then carry the originals again (a
+    guardrail with `restore: true` puts them back for the client), which a span must not."""
+    entries = ctx.log.by_namespace().get("guardrails", {}).get("guardrails")
+    return isinstance(entries, list) and any(
+        isinstance(e, dict) and e.get("source") == "input" and e.get("action") == "redact" for e in entries)
+
+
 def content_attributes(ctx: RequestContext, seen: ResponseSeen | None, max_chars: int) -> Attributes:
     out: Attributes = {}
     if ctx.operation != "chat":
@@ -91,6 +101,9 @@ def content_attributes(ctx: RequestContext, seen: ResponseSeen | None, max_chars
     prompt = input_messages(ctx.body, max_chars)
     if prompt is not None:
         out["gen_ai.input.messages"] = prompt
+    if input_was_redacted(ctx):
+        out["aigw.content.output_omitted"] = "input_redacted"
+        return out
     completion = output_messages(ctx, seen, max_chars)
     if completion is not None:
         out["gen_ai.output.messages"] = completion

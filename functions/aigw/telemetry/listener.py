@@ -140,7 +140,8 @@ class TraceListener(Listener):
         spans.attempts.clear()
         spans.stages.clear()
         server = spans.server
-        server.set_attributes({**a.log_field_attributes(ctx), **a.server_attributes(ctx), **answer})
+        server.set_attributes({**a.log_field_attributes(ctx), **a.guardrail_attributes(ctx), **a.server_attributes(ctx),
+                               **answer})
         if self.captures_content(ctx):
             server.set_attributes(content_attributes(ctx, seen, self._max_chars))
         if ctx.status >= 500:

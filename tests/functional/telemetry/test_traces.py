@@ -276,3 +276,29 @@ def test_concurrent_requests_keep_their_spans_apart(traced_gateway: Any, fake_op
         assert all(s.parent_span_id == server.span_id for s in trace if s is not server)
         assert server.attributes["aigw.request_id"] == response.headers["x-request-id"]
         assert server.attributes["gen_ai.request.stream"] is (i % 2 == 0)
+
+
+def test_the_real_pii_guardrail_keeps_the_email_out_of_captured_content(traced_gateway: Any, fake_openai: Any,
+                                                                       otlp: Any) -> None:
+    """With `restore: true` the client gets the email back in the answer; the span gets the
+    placeholder in the prompt and no answer text at all."""
+    email = "jane.doe@example.com"
+    config = {**one_model(fake_openai.base_url), "telemetry": {"capture_content_teams": ["research"]},
+              "guardrails": [{"name": "pii", "type": "pii", "action": "redact", "restore": True}],
+              "policies": {"default": ["pii"]}}
+    gw = traced_gateway(config)
+    assert [s.name for s in gw.services.pipeline.stages][:2] == ["telemetry", "guardrails"]
+    for stream in (False, True):
+        response = post(gw, {"model": "m", "stream": stream,
+                             "messages": [{"role": "user", "content": f"mail {email}"}]})
+        assert response.status_code == 200 and email in response.text  # restored for the client
+    spans = otlp.fake.wait_for(6, timeout_s=0)
+    servers = [s for s in spans if s.kind == "SERVER"]
+    assert len(servers) == 2
+    for server in servers:
+        assert "[EMAIL_1]" in server.attributes["gen_ai.input.messages"]
+        assert server.attributes["aigw.content.output_omitted"] == "input_redacted"
+        assert "gen_ai.output.messages" not in server.attributes
+        assert server.attributes["aigw.guardrails.actions"] == ["input:pii:redact"]
+    assert email not in all_attribute_text(spans)
+    assert [s.name for s in spans if s.name.startswith("aigw.")].count("aigw.guardrails") == 2

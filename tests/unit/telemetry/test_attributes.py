@@ -18,6 +18,7 @@ from aigw.pipeline.stages import Stop
 from aigw.providers.base import ChatResult
 from aigw.telemetry.attributes import (
     attribute_value,
+    guardrail_attributes,
     log_field_attributes,
     provider_name,
     request_parameters,
@@ -81,13 +82,16 @@ def context(**fields: Any) -> RequestContext:
 
 def test_no_conversation_text_in_the_default_attributes() -> None:
     ctx = context(end_user="u-1")
-    ctx.log_for("guardrails")["actions"] = ["pii:redacted", "topic:allowed"]
     ctx.log_for("cache")["cache_skip"] = "nondeterministic"
     ctx.result = ChatResult({"id": "x", "model": "m", "choices": [{"message": {"content": "the plan is secret"},
                                                                     "finish_reason": "stop"}]}, None)
-    attributes = {**log_field_attributes(ctx), **server_attributes(ctx), **response_attributes(ctx, None)}
+    ctx.log_for("guardrails")["guardrails"] = [{"name": "pii", "action": "redact", "source": "input",
+                                                "entities": {"email": 1}}, {"action": "malformed"}]
+    attributes = {**log_field_attributes(ctx), **guardrail_attributes(ctx), **server_attributes(ctx),
+                  **response_attributes(ctx, None)}
     assert "secret" not in json.dumps(attributes)
-    assert attributes["aigw.guardrails.actions"] == ["pii:redacted", "topic:allowed"]
+    assert attributes["aigw.guardrails.actions"] == ["input:pii:redact"]  # from the guardrails' own entries
+    assert json.loads(str(attributes["aigw.guardrails.guardrails"]))[0]["entities"] == {"email": 1}
     assert attributes["aigw.cache.cache_skip"] == "nondeterministic"
     assert (attributes["aigw.project"], attributes["aigw.end_user"]) == ("p", "u-1")
     assert attributes["gen_ai.request.temperature"] == 1.0
