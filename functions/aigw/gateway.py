@@ -24,6 +24,7 @@ from aigw.pipeline.stages import Stage
 from aigw.providers.registry import ProviderRegistry
 from aigw.routing.router import Router
 from aigw.services import Services, StageDeps, default_http_client
+from aigw.telemetry import listener_from_env
 
 __all__ = ["STAGE_BUILDERS", "AwsResources", "Services", "StageDeps", "build_services", "build_stages",
            "default_http_client", "stage_deps", "table_name"]
@@ -33,6 +34,7 @@ __all__ = ["STAGE_BUILDERS", "AwsResources", "Services", "StageDeps", "build_ser
 StageBuilder = Callable[[StageDeps], Stage | None]
 # "module:function" paths, imported at startup.
 STAGE_BUILDERS: list[str] = [
+    "aigw.telemetry:build_tap_stage",  # first, so it sees the answer as the client gets it (only when tracing)
     "aigw.guardrails.stage:build_guardrail_stage",  # input checks and the output filter (aigw/guardrails)
     "aigw.cache.factory:build_cache_stage",  # exact and semantic response cache (aigw/cache)
     "aigw.budgets.stage:build_admission_stage",  # admission: budgets and rate limits
@@ -67,6 +69,8 @@ def stage_deps(config: GatewayConfig, *, aws: AwsResources | None = None, http_c
     aws = aws or AwsResources()
     http = http_client or default_http_client()
     observer = observer or Observer()
+    if (tracing := listener_from_env(config.telemetry)) is not None:  # OTEL_EXPORTER_OTLP_ENDPOINT set
+        observer.listeners.append(tracing)
     credentials = CredentialStore(aws.secrets_client) if config.credential_names else None
     return StageDeps(config=config, aws=aws, http=http, providers=ProviderRegistry(http, overrides=providers),
                      credentials=credentials, router=Router(config, events=observer), observer=observer,

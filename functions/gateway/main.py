@@ -7,5 +7,8 @@ startup, which Lambda Web Adapter waits for before it sends the first request.
 from aigw.config import load_config_file
 from aigw.gateway import build_services
 from aigw.http.app import create_app
+from aigw.telemetry import export_before_response_end
 
-app = create_app(build_services(load_config_file()))
+services = build_services(load_config_file())
+# With tracing on, a response ends only once its spans are exported (a frozen Lambda keeps none).
+app = export_before_response_end(create_app(services), services.pipeline.observer)

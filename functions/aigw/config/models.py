@@ -190,6 +190,19 @@ class ResponsesConfig(_Strict):
 # ---- end Responses API state ------------------------------------------------------------------
 
 
+# ---- telemetry (OpenTelemetry traces; aigw/telemetry) --------------------------------------
+class TelemetryConfig(_Strict):
+    """What spans may carry. Tracing itself is on only when OTEL_EXPORTER_OTLP_ENDPOINT (or
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set; this block never turns it on."""
+
+    # Teams whose prompts and completions go into spans (gen_ai.input.messages / output.messages),
+    # as sent upstream and as the client got them: after guardrail redaction. Off for everyone else.
+    capture_content_teams: list[str] = Field(default_factory=list)
+    capture_content_max_chars: int = Field(default=16_384, gt=0, le=1_000_000,
+                                           description="longer captured content is cut to this many characters")
+# ---- end telemetry ----------------------------------------------------------------------------
+
+
 class GatewayConfig(_Strict):
     models: list[ModelConfig] = Field(default_factory=list)
     cache: CacheConfig = Field(default_factory=CacheConfig)
@@ -200,6 +213,7 @@ class GatewayConfig(_Strict):
     policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
     # --- end guardrails ---------------------------------------------------------------------
     responses: ResponsesConfig = Field(default_factory=ResponsesConfig)  # the Responses API's stored state
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     _index: dict[str, ModelConfig] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")

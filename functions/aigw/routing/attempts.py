@@ -28,6 +28,7 @@ class Attempt:
     usage: Usage | None = None
     streaming: bool = False  # a stream that is still open
     started: float = 0.0  # on the router's clock
+    upstream_status: int | None = None  # the upstream's own HTTP status, when it answered one (traces)
 
 
 class Routed(Protocol):

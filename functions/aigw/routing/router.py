@@ -109,7 +109,7 @@ class Router:
                 try:
                     result = await attempt(target)
                 except UpstreamError as exc:
-                    self._record(ctx, target, exc.status, exc.message, started)
+                    self._record(ctx, target, exc.status, exc.message, started, upstream_status=exc.upstream_status)
                     last = exc
                     if not exc.retryable:
                         raise
@@ -134,7 +134,7 @@ class Router:
                     queue.remove(deployment)
                     continue
                 self.health.success(key, self._timer() - started)
-                self._record(ctx, target, 200, None, started, streaming=streaming)
+                self._record(ctx, target, 200, None, started, streaming=streaming, upstream_status=200)
                 if cooling:
                     ctx.log_for("routing")["skipped_cooling_down"] = cooling
                 return result
@@ -162,10 +162,10 @@ class Router:
             self._events.attempt_end(ctx, attempt)
 
     def _record(self, ctx: Routed, target: Target, status: int, error: str | None,
-                started: float, *, streaming: bool = False) -> None:
+                started: float, *, streaming: bool = False, upstream_status: int | None = None) -> None:
         attempt = Attempt(target.deployment.deployment_id, target.model.name, status, error,
                           (self._timer() - started) * 1000, number=len(ctx.attempts) + 1, streaming=streaming,
-                          started=started)
+                          started=started, upstream_status=upstream_status)
         ctx.attempts.append(attempt)
         if not streaming:
             self._events.attempt_end(ctx, attempt)
