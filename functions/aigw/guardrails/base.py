@@ -81,6 +81,16 @@ class GuardrailUnavailable(Exception):
     """A remote guardrail (Bedrock, webhook, an embedder) failed; the guardrail's `on_error` decides."""
 
 
+def non_overlapping(found: list[Finding]) -> list[Finding]:
+    """Leftmost first, the longest at a position; a finding inside an earlier one is dropped."""
+    found.sort(key=lambda f: (f.start, -f.end))
+    out: list[Finding] = []
+    for f in found:
+        if not out or f.start >= out[-1].end:
+            out.append(f)
+    return out
+
+
 def find_all(detector: SpanDetector, texts: Sequence[str]) -> Verdict:
     return Verdict.from_findings([detector.find(t) for t in texts])
 

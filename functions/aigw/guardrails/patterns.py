@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from aigw.guardrails.base import Finding, Source, Verdict, find_all
+from aigw.guardrails.base import Finding, Source, Verdict, find_all, non_overlapping
 
 try:  # Python 3.11+: the regex parser moved; the public alias is deprecated
     from re import _parser as _sre  # type: ignore[attr-defined,unused-ignore]
@@ -107,12 +107,7 @@ class DenyPatternsDetector:
                 pos = lowered.find(literal, pos + len(literal))
         for regex in self._regexes:
             found.extend(Finding(ENTITY, m.start(), m.end()) for m in regex.finditer(text) if m.end() > m.start())
-        found.sort(key=lambda f: (f.start, -f.end))
-        out: list[Finding] = []
-        for f in found:
-            if not out or f.start >= out[-1].end:
-                out.append(f)
-        return out
+        return non_overlapping(found)
 
     def hold(self, text: str, limit: int) -> int:
         """The longest tail that is the start of a word or literal; for regexes, their widest

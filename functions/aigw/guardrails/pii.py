@@ -20,7 +20,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from aigw.guardrails.base import Finding, Source, Verdict, find_all
+from aigw.guardrails.base import Finding, Source, Verdict, find_all, non_overlapping
 from aigw.guardrails.config import PII_ENTITIES
 
 
@@ -186,7 +186,7 @@ class PiiDetector:
             found.extend(self._numbers(text, ibans))
         if "ip_address" in self.entities and ("::" in text or text.count(":") >= 7):
             found.extend(self._ipv6(text))
-        return _non_overlapping(found)
+        return non_overlapping(found)
 
     # ---- locating ----------------------------------------------------------------------------
     def _emails(self, text: str) -> Iterable[Finding]:
@@ -390,10 +390,3 @@ def _iban_at(text: str, pos: int, candidate: str) -> Finding | None:
     return Finding("iban", pos, end) if iban_ok(compact) else None
 
 
-def _non_overlapping(found: list[Finding]) -> list[Finding]:
-    found.sort(key=lambda f: (f.start, -f.end))
-    out: list[Finding] = []
-    for f in found:
-        if not out or f.start >= out[-1].end:
-            out.append(f)
-    return out

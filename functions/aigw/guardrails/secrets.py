@@ -30,7 +30,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
-from aigw.guardrails.base import Finding, Source, Verdict, find_all
+from aigw.guardrails.base import Finding, Source, Verdict, find_all, non_overlapping
 from aigw.guardrails.config import SECRET_ENTITIES
 
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_=.-")
@@ -137,12 +137,7 @@ class SecretsDetector:
             found.extend(self._aws_secrets(text, found))
         if "high_entropy_token" in self.entities:
             found.extend(self._generic(text, found))
-        found.sort(key=lambda f: (f.start, -f.end))
-        out: list[Finding] = []
-        for f in found:
-            if not out or f.start >= out[-1].end:
-                out.append(f)
-        return out
+        return non_overlapping(found)
 
     def _known(self, text: str) -> Iterable[Finding]:
         exact = _exact()

@@ -150,7 +150,7 @@ class Pipeline:
         if the client's API or options ask for it. Generated text is kept (to bill it if the
         upstream never reports usage) before any filter sees it."""
         codec = ctx.codec
-        last: ChatChunk | None = None
+        out = _ClientFrames(ctx, chain, lambda: _final_usage(ctx))
         try:
             event: StreamEvent | None = first
             while event is not None:
@@ -158,24 +158,13 @@ class Pipeline:
                     ctx.usage = event
                 else:
                     collect_stream_text(ctx, event)
-                    out = await chain.chunk(ctx, event) if chain else (event,)
-                    if isinstance(out, Stop):
-                        yield self._stop(ctx, out, last)
+                    framed = await out.feed(event)
+                    if framed:
+                        yield framed
+                    if out.stopped:
                         return
-                    for chunk in out:
-                        last = chunk
-                        framed = codec.chunk(chunk)
-                        if framed:
-                            yield framed
                 event = await _next(events, ctx)
-            tail = await chain.end(ctx) if chain else ()
-            if isinstance(tail, Stop):
-                yield self._stop(ctx, tail, last)
-                return
-            for chunk in tail:
-                last = chunk
-                yield codec.chunk(chunk)
-            yield codec.end(last, lambda: _final_usage(ctx))
+            yield await out.finish()
         except UpstreamError as exc:
             ctx.error, ctx.status = exc, exc.status
             self.router.stream_failed(ctx, exc)  # counts against the deployment's breaker
@@ -192,12 +181,6 @@ class Pipeline:
             error = GatewayError(f"internal error ({type(exc).__name__}); see the gateway log")
             ctx.error, ctx.status = error, error.status
             yield codec.error(error)
-
-    def _stop(self, ctx: RequestContext, stop: Stop, last: ChatChunk | None) -> bytes:
-        """End a stream a filter stopped, the way the client's API ends a filtered answer."""
-        ctx.stopped = stop
-        codec = ctx.codec
-        return codec.chunk(stop_chunk(last, stop.reason)) + codec.end(last, lambda: _final_usage(ctx))
 
     async def _end_stream(self, ctx: RequestContext, events: AsyncIterator[StreamEvent], ran: list[Stage]) -> None:
         with anyio.CancelScope(shield=True):
@@ -221,28 +204,14 @@ class Pipeline:
         usage = short.result.usage or Usage()
 
         async def replay() -> AsyncIterator[bytes]:
-            codec = ctx.codec
-            last: ChatChunk | None = None
+            out = _ClientFrames(ctx, chain, lambda: usage)
             for chunk in chunks:
-                out = await chain.chunk(ctx, chunk) if chain else (chunk,)
-                if isinstance(out, Stop):
-                    ctx.stopped = out
-                    yield codec.chunk(stop_chunk(last, out.reason)) + codec.end(last, lambda: usage)
+                framed = await out.feed(chunk)
+                if framed:
+                    yield framed
+                if out.stopped:
                     return
-                for c in out:
-                    last = c
-                    framed = codec.chunk(c)
-                    if framed:
-                        yield framed
-            tail = await chain.end(ctx) if chain else ()
-            if isinstance(tail, Stop):
-                ctx.stopped = tail
-                yield codec.chunk(stop_chunk(last, tail.reason)) + codec.end(last, lambda: usage)
-                return
-            for c in tail:
-                last = c
-                yield codec.chunk(c)
-            yield codec.end(last, lambda: usage)
+            yield await out.finish()
 
         async def settle() -> None:
             with anyio.CancelScope(shield=True):
@@ -269,6 +238,45 @@ class Pipeline:
             self.observer.request_done(ctx)
         except Exception:
             self.observer.logger.exception("request log failed", extra={"request_id": ctx.request_id})
+
+
+class _ClientFrames:
+    """Chunks on their way to the client: through the output filters, framed by the codec, and
+    ended by the codec's end or, when a filter stops the answer, the way the client's API ends
+    a filtered answer. Shared by upstream streams and cache replays."""
+
+    __slots__ = ("_chain", "_ctx", "_last", "_usage", "stopped")
+
+    def __init__(self, ctx: RequestContext, chain: FilterChain, usage: Callable[[], Usage]) -> None:
+        self._ctx = ctx
+        self._chain = chain
+        self._usage = usage
+        self._last: ChatChunk | None = None
+        self.stopped = False
+
+    async def feed(self, chunk: ChatChunk) -> bytes:
+        out = await self._chain.chunk(self._ctx, chunk) if self._chain else (chunk,)
+        return self._stop(out) if isinstance(out, Stop) else self._frame(out)
+
+    async def finish(self) -> bytes:
+        tail = await self._chain.end(self._ctx) if self._chain else ()
+        if isinstance(tail, Stop):
+            return self._stop(tail)
+        return self._frame(tail) + self._ctx.codec.end(self._last, self._usage)
+
+    def _frame(self, chunks: Sequence[ChatChunk]) -> bytes:
+        codec = self._ctx.codec
+        framed = b""
+        for chunk in chunks:
+            self._last = chunk
+            framed += codec.chunk(chunk)
+        return framed
+
+    def _stop(self, stop: Stop) -> bytes:
+        self.stopped = True
+        self._ctx.stopped = stop
+        codec = self._ctx.codec
+        return codec.chunk(stop_chunk(self._last, stop.reason)) + codec.end(self._last, self._usage)
 
 
 class _SettlingStream:

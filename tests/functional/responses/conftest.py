@@ -1,14 +1,2 @@
-from tests.fakes.provider_fixtures import (
-    fake_anthropic,
-    fake_anthropic_server,
-    fake_azure,
-    fake_azure_server,
-    fake_bedrock,
-    fake_bedrock_server,
-    fake_gemini,
-    fake_gemini_server,
-    provider_gateway,
-)
-
-__all__ = ["fake_anthropic", "fake_anthropic_server", "fake_azure", "fake_azure_server", "fake_bedrock",
-           "fake_bedrock_server", "fake_gemini", "fake_gemini_server", "provider_gateway"]
+from tests.functional.providers.conftest import *  # noqa: F403 - the same fake upstreams
+from tests.functional.providers.conftest import __all__ as __all__
