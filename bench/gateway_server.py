@@ -5,6 +5,8 @@
 `--core` builds the pipeline with no stages (no cache, no admission): the foundation's hot
 path, with no DynamoDB call once the key is cached. Without it, the stages the config turns
 on run as in production (admission and settlement write to DynamoDB, here moto).
+`--no-moto` (with `--core`) serves the key from an in-memory table instead of moto, so the
+process holds only the gateway: what its RSS is on Lambda.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def main() -> None:
     parser.add_argument("--config", required=True)
     parser.add_argument("--key", required=True)
     parser.add_argument("--core", action="store_true")
+    parser.add_argument("--no-moto", action="store_true")
     args = parser.parse_args()
 
     import uvicorn
@@ -34,11 +37,37 @@ def main() -> None:
     from aigw.observability import Observer
 
     config = load_config_file(args.config)
-    local = start_local_aws(config)
-    create_key(local.aws, key=args.key)
     observer = Observer(stream=open(os.devnull, "w"))  # noqa: SIM115 (lives as long as the process)
-    services = build_services(config, aws=local.aws, observer=observer, **({"stages": []} if args.core else {}))
+    if args.no_moto:
+        from aigw.aws import AwsResources
+
+        aws = AwsResources(dynamodb=_OneKeyTables(args.key))
+        services = build_services(config, aws=aws, observer=observer, stages=[])
+    else:
+        local = start_local_aws(config)
+        create_key(local.aws, key=args.key)
+        services = build_services(config, aws=local.aws, observer=observer, **({"stages": []} if args.core else {}))
     uvicorn.run(create_app(services), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+class _OneKeyTables:
+    """A DynamoDB resource stand-in whose Entities table holds one key record."""
+
+    def __init__(self, key: str) -> None:
+        import time
+
+        from aigw.auth.keys import hash_key, key_prefix
+        from aigw.auth.records import KeyRecord
+
+        digest = hash_key(key)
+        self.item = KeyRecord(key_hash=digest, key_id="key_" + digest[:12], key_prefix=key_prefix(key),
+                              team_id="bench", created_at=time.time()).to_item()
+
+    def Table(self, name: str) -> _OneKeyTables:
+        return self
+
+    def get_item(self, **_: object) -> dict[str, object]:
+        return {"Item": self.item}
 
 
 if __name__ == "__main__":

@@ -138,7 +138,7 @@ def start_ours(upstream: str, config_dir: Path) -> Gateway:
         {"provider": "openai-compatible", "model": "gpt-4o-mini", "api_base": upstream}]}]}))
     port = free_port()
     proc = start([sys.executable, "bench/gateway_server.py", "--port", str(port), "--config", str(config),
-                  "--key", DEV_KEY, "--core"])
+                  "--key", DEV_KEY, "--core", "--no-moto"])
     wait_until_up(f"http://127.0.0.1:{port}/health")
     return Gateway("aigw (core)", f"http://127.0.0.1:{port}/v1/chat/completions",
                    {"authorization": f"Bearer {DEV_KEY}"}, proc)

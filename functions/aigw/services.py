@@ -73,7 +73,7 @@ class Services:
         self.aws.table(ENTITIES)
         if self.config.credential_names:
             self.aws.secrets_client()
-        tokens.warm()
+        tokens.warm([name for m in self.config.models for name in (m.name, *(d.model for d in m.deployments))])
         for stage in self.pipeline.stages:  # e.g. the cache's embedder; optional per stage
             warm = getattr(stage, "warm", None)
             if callable(warm):
