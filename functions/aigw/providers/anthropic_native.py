@@ -1,0 +1,79 @@
+"""Anthropic Messages client -> Anthropic Messages deployment: the client's own API end to end.
+
+The request is the client's body as it sent it (`call.native`), model id aside, after the
+governance checks of providers/anthropic_policy.py (server tools, `anthropic-beta` values);
+cache_control, thinking, documents and citations survive. The answer is the upstream's, with
+no round trip through the OpenAI shape: a complete body travels as `ChatResult.native`, and a
+stream as `NativeChunk`s that carry each upstream SSE frame verbatim. Beside it, each carries
+the canonical (OpenAI-shaped) view that accounting, the cache and output filters work on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from aigw.errors import UpstreamError, stream_truncated
+from aigw.pricing.cost import Usage
+from aigw.providers.anthropic import AnthropicStreamState, anthropic_error, messages_request, openai_completion
+from aigw.providers.anthropic_policy import beta_header, check_body
+from aigw.providers.base import ChatCall, ChatResult, NativeChunk, StreamEvent
+from aigw.providers.http import HttpRequest
+from aigw.providers.sse import SSEEvent
+
+
+def sse_frame(event: SSEEvent) -> bytes:
+    """The event as the upstream framed it (Anthropic sends `event:` and one `data:` line)."""
+    head = f"event: {event.event}\n" if event.event else ""
+    lines = "".join(f"data: {line}\n" for line in event.data.split("\n"))
+    return (head + lines + "\n").encode()
+
+
+class AnthropicNativeTranslator:
+    def __init__(self) -> None:
+        self.state = AnthropicStreamState()
+
+    def request(self, call: ChatCall, *, stream: bool) -> HttpRequest:
+        if call.native is None:
+            raise ValueError("the Anthropic-to-Anthropic translator needs the client's own body")
+        d = call.deployment
+        body = dict(call.native.body)
+        body["model"] = d.model
+        check_body(body, d)
+        headers: dict[str, str] = {}
+        for name, value in call.native.headers.items():
+            if name.lower() == "anthropic-beta":
+                value = beta_header(value, d)
+                if not value:
+                    continue
+            headers[name.lower()] = value
+        return messages_request(call, body, headers, stream=stream)
+
+    def response(self, body: Any) -> ChatResult:
+        if not isinstance(body, dict) or body.get("type") != "message":
+            raise ValueError("not a message")
+        result = openai_completion(body)
+        result.native = body
+        return result
+
+    def stream_event(self, event: SSEEvent) -> list[StreamEvent]:
+        data = json.loads(event.data)
+        if not isinstance(data, dict):
+            raise ValueError("event is not an object")
+        translated = self.state.event(event.event or str(data.get("type")), data)
+        chunks = [e for e in translated if not isinstance(e, Usage)]
+        view = chunks[0] if chunks else {**self.state.base, "choices": []}
+        out: list[StreamEvent] = [e for e in translated if isinstance(e, Usage)]
+        out.append(NativeChunk(view, sse_frame(event)))
+        out.extend(chunks[1:])
+        return out
+
+    def stream_end(self) -> list[StreamEvent]:
+        if not self.state.finished:
+            raise stream_truncated("message_stop")
+        return []
+
+    def error(self, status: int, body: Any, headers: httpx.Headers) -> UpstreamError:
+        return anthropic_error(status, body, headers)
