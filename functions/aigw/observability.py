@@ -40,6 +40,7 @@ def request_record(ctx: RequestContext) -> dict[str, Any]:
         "status": ctx.status,
         "error_type": ctx.error.type if ctx.error else None,
         "error": ctx.error.message if ctx.error else None,
+        "error_code": ctx.error.code if ctx.error else None,  # e.g. truncated, upstream_auth_failed
         "error_detail": ctx.error.detail if ctx.error else None,  # log only: never in a response
         "input_tokens": usage.input_tokens if usage else 0,
         "output_tokens": usage.output_tokens if usage else 0,

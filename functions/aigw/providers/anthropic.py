@@ -342,6 +342,9 @@ class AnthropicTranslator:
             raise ValueError("event is not an object")
         return self.state.event(event.event or str(data.get("type")), data)
 
+    def ended(self) -> bool:
+        return self.state.finished
+
     def stream_end(self) -> list[StreamEvent]:
         if not self.state.finished:
             raise stream_truncated("message_stop")

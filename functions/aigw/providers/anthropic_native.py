@@ -70,6 +70,9 @@ class AnthropicNativeTranslator:
         out.extend(chunks[1:])
         return out
 
+    def ended(self) -> bool:
+        return self.state.finished
+
     def stream_end(self) -> list[StreamEvent]:
         if not self.state.finished:
             raise stream_truncated("message_stop")

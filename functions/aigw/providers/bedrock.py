@@ -63,7 +63,12 @@ def bedrock_error(exc: Exception) -> UpstreamError:
         headers = httpx.Headers(meta.get("HTTPHeaders") or {})
         message = str(error.get("Message") or code or f"bedrock returned {status}")
         return upstream_status_error(status, message, headers, code=code or None)
-    return UpstreamError(f"bedrock call failed: {type(exc).__name__}", status=502, retryable=True)
+    if isinstance(exc, TimeoutError) or type(exc).__name__ == "ReadTimeoutError":  # urllib3's, unwrapped
+        return UpstreamError("bedrock timed out", status=504, retryable=True)
+    # Anything else botocore raised while reading the answer (its parser on a body it cannot
+    # coerce, a connection cut mid-body): the answer is not usable.
+    return UpstreamError(f"bedrock response not understood: {type(exc).__name__}", status=502, retryable=True,
+                         code="upstream_invalid_response")
 
 
 class BedrockProvider:
@@ -138,6 +143,8 @@ class BedrockProvider:
                 if kind == "end":
                     break
                 if kind == "error":
+                    if state.finished:  # lost after messageStop and metadata: nothing is missing
+                        break
                     raise _mid_stream(bedrock_error(item), item)
                 try:
                     translated = state.event(item) if isinstance(item, dict) else state.event({})
@@ -147,6 +154,8 @@ class BedrockProvider:
                     raise not_understood("stream", exc) from None
                 for out in translated:
                     yield out
+                if state.finished:
+                    break  # whatever follows the metadata event is not part of the answer
             if not state.finished:
                 raise stream_truncated("messageStop and metadata")
         finally:
@@ -159,7 +168,8 @@ class BedrockProvider:
 def _mid_stream(error: UpstreamError, cause: BaseException) -> UpstreamError:
     """A failure after the stream began: unless Bedrock itself reported it (an exception event,
     a timeout), the connection broke and the answer is truncated."""
-    if error.status != 502 or error.upstream_status is not None or error.code not in (None, "upstream_error"):
+    if error.status != 502 or error.upstream_status is not None or error.code not in (
+            None, "upstream_error", "upstream_invalid_response"):
         return error
     return UpstreamError(f"bedrock stream broke ({type(cause).__name__}): the answer is incomplete", status=502,
                          code=TRUNCATED, retryable=True)

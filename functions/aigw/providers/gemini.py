@@ -261,6 +261,9 @@ class GeminiTranslator:
                 out.append(self._chunk({}, finish))
         return out
 
+    def ended(self) -> bool:
+        return False  # the finishReason chunk may be followed by one with the final usageMetadata
+
     def stream_end(self) -> list[StreamEvent]:
         if not self.finished:
             raise stream_truncated("a candidate's finishReason")

@@ -40,7 +40,12 @@ class ChatTranslator(Protocol):
         ...
 
     def stream_end(self) -> list[StreamEvent]:
-        """Events to emit once the upstream stream ends cleanly (e.g. a final usage event)."""
+        """Events to emit once the upstream stream ends (e.g. a final usage event); raises
+        `errors.stream_truncated` if the protocol's end was not reached."""
+        ...
+
+    def ended(self) -> bool:
+        """The protocol's terminal event was seen ([DONE], message_stop...): read no further."""
         ...
 
     def error(self, status: int, body: Any, headers: httpx.Headers) -> UpstreamError: ...
@@ -159,8 +164,11 @@ class HttpChatProvider:
             response = await self._client.send(request)
         except httpx.TimeoutException:
             raise _timeout(call) from None
-        except httpx.TransportError as exc:
+        except (httpx.ConnectError, httpx.ProxyError, httpx.UnsupportedProtocol) as exc:
             raise _connection(call, exc) from None
+        except httpx.TransportError as exc:  # the answer broke off on its way
+            raise UpstreamError(f"upstream response broke ({type(exc).__name__}): the answer is incomplete",
+                                status=502, code=TRUNCATED, retryable=True) from None
         body = parse_json_body(response.content)
         if response.status_code >= 400:
             raise with_call_context(translator.error(response.status_code, body, response.headers),
@@ -187,21 +195,30 @@ class HttpChatProvider:
         try:
             if response.status_code >= 400:
                 raise with_call_context(await self._error(translator, response), call.deployment, call.request_id)
+            broken: UpstreamError | None = None
             try:
                 async for event in iter_sse(response.aiter_lines()):
                     for item in translator.stream_event(event):
                         yield item
-                for item in translator.stream_end():
-                    yield item
+                    if translator.ended():
+                        break  # whatever follows the protocol's end is not part of the answer
             except httpx.TimeoutException:
-                raise UpstreamError("upstream stream stalled (read timeout)", status=504, retryable=True) from None
+                broken = UpstreamError("upstream stream stalled (read timeout)", status=504, retryable=True)
             except httpx.TransportError as exc:
-                raise UpstreamError(f"upstream stream broke ({type(exc).__name__}): the answer is incomplete",
-                                    status=502, code=TRUNCATED, retryable=True) from None
+                broken = UpstreamError(f"upstream stream broke ({type(exc).__name__}): the answer is incomplete",
+                                       status=502, code=TRUNCATED, retryable=True)
             except GatewayError:
                 raise
             except Exception as exc:
                 raise not_understood("stream", exc) from None
+            try:
+                ending = translator.stream_end()  # a connection lost after the protocol's end loses nothing
+            except UpstreamError:
+                if broken is not None:
+                    raise broken from None
+                raise
+            for item in ending:
+                yield item
         finally:
             await response.aclose()
 

@@ -126,6 +126,9 @@ class OpenAIChatTranslator:
             out.append(parsed)
         return out
 
+    def ended(self) -> bool:
+        return self._done
+
     def stream_end(self) -> list[StreamEvent]:
         if not self._done and (self._open or not self._finished):
             raise stream_truncated("[DONE] or a finish_reason on every choice")
