@@ -26,7 +26,7 @@ MIN_VALUE = 8  # shorter values (a region, a flag) are not secrets worth scrubbi
 MIN_PARTIAL = 16  # prefix / masked last-four forms
 MIN_LAST_FOUR = 24  # a bare last-four token
 # One token of an error text: key-like characters, masks included.
-_TOKEN = re.compile(r"[A-Za-z0-9_\-.*…+/=]+")
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.*…+/•]+")
 _MASK = re.compile(r"\.{2,}|…|\*{2,}|x{4,}|X{4,}|•+")
 
 
@@ -63,8 +63,10 @@ class Redactor:
     def _token(self, match: re.Match[str]) -> str:
         token = match.group(0)
         stripped = token.rstrip(".")  # a sentence's full stop is not part of the key
-        if stripped.startswith(self._prefixes) and len(stripped) >= 8:
-            return REDACTED + token[len(stripped):]
+        for prefix in self._prefixes:
+            at = stripped.find(prefix)
+            if at >= 0:  # "Bearer/sk-proj-abc...": from the prefix on
+                return token[:at] + REDACTED + token[len(stripped):]
         if _MASK.search(stripped) and stripped.endswith(self._masked_tails):
             return REDACTED + token[len(stripped):]
         if stripped.endswith(self._bare_tails):

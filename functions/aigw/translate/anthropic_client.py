@@ -159,10 +159,16 @@ def openai_body(data: dict[str, Any]) -> dict[str, Any]:
 
 # ---- response: OpenAI -> Anthropic ---------------------------------------------------------------
 def anthropic_usage(usage: Usage) -> dict[str, Any]:
-    return {"input_tokens": max(usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0),
-            "output_tokens": usage.output_tokens,
-            "cache_read_input_tokens": usage.cache_read_tokens,
-            "cache_creation_input_tokens": usage.cache_write_tokens}
+    out: dict[str, Any] = {
+        "input_tokens": max(usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0),
+        "output_tokens": usage.output_tokens,
+        "cache_read_input_tokens": usage.cache_read_tokens,
+        "cache_creation_input_tokens": usage.cache_write_tokens}
+    requests = {f"{tool}_requests": uses for tool, uses in usage.server_tool_uses.items()
+                if tool in ("web_search", "web_fetch")}
+    if requests:
+        out["server_tool_use"] = requests
+    return out
 
 
 def message_id(openai_id: str | None) -> str:

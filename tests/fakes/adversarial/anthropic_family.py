@@ -28,11 +28,16 @@ class AnthropicFamily:
     reads_after_end = False
 
     def _message(self, request: Received, usage: Any, content: list[Any], stop: str | None) -> dict[str, Any]:
-        model = request.body.get("model") if isinstance(request.body, dict) else "claude"
-        return {"id": "msg_adv01", "type": "message", "role": "assistant", "model": model, "content": content,
-                "stop_reason": stop, "stop_sequence": None,
-                "usage": {"input_tokens": 14 if usage is None else usage, "output_tokens": 1 if usage is None else usage,
-                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
+        body = request.body if isinstance(request.body, dict) else {}
+        message = {"id": "msg_adv01", "type": "message", "role": "assistant", "model": body.get("model", "claude"),
+                   "content": content, "stop_reason": stop, "stop_sequence": None,
+                   "usage": {"input_tokens": 14 if usage is None else usage,
+                             "output_tokens": 1 if usage is None else usage,
+                             "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
+        searches = [t for t in body.get("tools") or () if str(t.get("type", "")).startswith("web_search_")]
+        if searches:  # the model searched as often as the tool allows: billed per search
+            message["usage"]["server_tool_use"] = {"web_search_requests": searches[0].get("max_uses", 1)}
+        return message
 
     def stream_frames(self, request: Received, usage: Any) -> tuple[list[bytes], int]:
         frames = [_event("message_start", {"message": self._message(request, usage, [], None)}),

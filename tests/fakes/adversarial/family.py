@@ -97,7 +97,7 @@ def plan(family: Family, request: Received, fault: Fault, secret: str, *, stream
     if fault.kind == "garbage":
         position = fault.at % (n + 1)
         frame, rejected = family.garbage(fault)
-        reply.frames = frames[:position] + [frame] + frames[position:]
+        reply.frames = [*frames[:position], frame, *frames[position:]]
         read = position < n or family.reads_after_end
         return reply, _broken(not (rejected and read), position, 502,
                               ("upstream_invalid_response", "truncated", "upstream_error"))

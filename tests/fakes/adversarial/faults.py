@@ -43,7 +43,8 @@ def faults(*, stream: bool) -> st.SearchStrategy[Fault]:
                   echo_status=st.sampled_from([401, 403, 400, 429, 500])),
     ]
     if stream:
-        kinds.append(st.builds(Fault, kind=st.just("garbage"), at=at, garbage=GARBAGE_DATA, garbage_is_data=st.just(True)))
+        kinds.append(st.builds(Fault, kind=st.just("garbage"), at=at, garbage=GARBAGE_DATA,
+                               garbage_is_data=st.just(True)))
         kinds.append(st.builds(Fault, kind=st.just("garbage"), at=at, garbage=GARBAGE_LINES,
                                garbage_is_data=st.just(False)))
     else:

@@ -240,3 +240,23 @@ def test_a_stream_cut_cleanly_is_an_error_with_502_truncated(gw: Any, upstreams:
         record = last_record(gw, before + 1)
         assert (record["status"], record["error_code"]) == (502, "truncated"), (at, record)
         assert record["output_tokens"] >= 0 and record["cost_usd"] >= 0
+
+
+@pytest.mark.parametrize(("family", "form"), [("openai", "masked"), ("anthropic", "full"), ("gemini", "prefix"),
+                                              ("azure", "quoted-json"), ("bedrock", "full")])
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+def test_a_credential_echoed_by_a_401_appears_nowhere(gw: Any, upstreams: dict[str, Upstream], family: str,
+                                                      form: str, sdk: str) -> None:
+    """The case of the issue, pinned: "Incorrect API key provided: sk-...abcd" and its kin."""
+    upstream = upstreams[family]
+    upstream.fault = Fault(kind="echo", echo_form=form, echo_status=401)  # type: ignore[arg-type]
+    before = len(gw.records)
+    call = _openai_call if sdk == "openai" else _anthropic_call
+    outcome, status, texts = call(gw, family, True)
+    assert (outcome, status) == ("error", 502)
+    record = last_record(gw, before + 1)
+    assert record["error_code"] == "upstream_auth_failed" and record["request_id"] in texts[0]
+    assert f"adv-{family}" in (record["error_detail"] or "") or family == "bedrock"  # which secret: the log only
+    assert upstream.expect is not None and upstream.expect.fragment
+    for text in (*texts, gw.log.getvalue(), json.dumps(gw.records)):
+        assert upstream.expect.fragment not in text and upstream.secret not in text
