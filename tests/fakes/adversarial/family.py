@@ -72,7 +72,7 @@ def plan(family: Family, request: Received, fault: Fault, secret: str, *, stream
             return (Reply(200, headers, [cut], stream=False, ending="cut" if fault.kind == "close" else "reset"),
                     Expect(False, 502, ("truncated", "upstream_error", "upstream_invalid_response"), 502))
         if fault.kind == "stall":
-            return (Reply(200, headers, [], stream=False, ending="stall", stall_s=stall_s),
+            return (Reply(200, headers, [body], stream=False, ending="stall", stall_s=stall_s),
                     Expect(False, 504, ("upstream_error",), 504))
         if fault.kind == "garbage":
             return (Reply(200, headers, [fault.garbage.encode()], stream=False),

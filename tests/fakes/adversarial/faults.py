@@ -37,6 +37,7 @@ def faults(*, stream: bool) -> st.SearchStrategy[Fault]:
         st.builds(Fault, kind=st.just("none")),
         st.builds(Fault, kind=st.just("close"), at=at),
         st.builds(Fault, kind=st.just("reset"), at=at, mid_frame=st.booleans()),
+        st.builds(Fault, kind=st.just("stall"), at=at),
         st.builds(Fault, kind=st.just("usage"), usage_value=INVALID_USAGE),
         st.builds(Fault, kind=st.just("echo"), echo_form=st.sampled_from(["full", "masked", "prefix", "last4-masked",
                                                                            "quoted-json"]),

@@ -109,7 +109,8 @@ class AdversarialServer:
         if not reply.stream:
             body = b"".join(reply.frames)
             declared = len(body) * 2 + 10 if reply.ending == "cut" else len(body)
-            writer.write((head + f"content-length: {declared}\r\n\r\n").encode() + body)
+            sent = b"" if reply.ending == "stall" else body  # a stall: the headers, then nothing
+            writer.write((head + f"content-length: {declared}\r\n\r\n").encode() + sent)
             await writer.drain()
             await self._end(writer, reply)
             return
