@@ -4,13 +4,15 @@ The request is the client's body as it sent it (`call.native`), model id aside, 
 governance checks of providers/anthropic_policy.py (server tools, `anthropic-beta` values);
 cache_control, thinking, documents and citations survive. The answer is the upstream's, with
 no round trip through the OpenAI shape: a complete body travels as `ChatResult.native`, and a
-stream as `NativeChunk`s that carry each upstream SSE frame verbatim. Beside it, each carries
+stream as `NativeChunk`s that carry each upstream SSE frame verbatim (one whose usage holds
+NaN or Infinity, which no JSON parser must accept, is re-encoded with those as null). Beside it, each carries
 the canonical (OpenAI-shaped) view that accounting, the cache and output filters work on.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import httpx
@@ -22,6 +24,7 @@ from aigw.providers.anthropic_policy import beta_header, check_body
 from aigw.providers.base import ChatCall, ChatResult, NativeChunk, StreamEvent
 from aigw.providers.http import HttpRequest
 from aigw.providers.sse import SSEEvent
+from aigw.providers.usage import is_valid
 
 
 def sse_frame(event: SSEEvent) -> bytes:
@@ -29,6 +32,17 @@ def sse_frame(event: SSEEvent) -> bytes:
     head = f"event: {event.event}\n" if event.event else ""
     lines = "".join(f"data: {line}\n" for line in event.data.split("\n"))
     return (head + lines + "\n").encode()
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every non-finite number (which JSON cannot carry) replaced by null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 class AnthropicNativeTranslator:
@@ -65,8 +79,12 @@ class AnthropicNativeTranslator:
         translated = self.state.event(event.event or str(data.get("type")), data)
         chunks = [e for e in translated if not isinstance(e, Usage)]
         view = chunks[0] if chunks else {**self.state.base, "choices": []}
-        out: list[StreamEvent] = [e for e in translated if isinstance(e, Usage)]
-        out.append(NativeChunk(view, sse_frame(event)))
+        usages = [e for e in translated if isinstance(e, Usage)]
+        out: list[StreamEvent] = list(usages)
+        frame = sse_frame(event)
+        if any(not is_valid(u) for u in usages):  # NaN or Infinity would make the client's JSON invalid
+            frame = sse_frame(SSEEvent(event.event, json.dumps(_finite(data), separators=(",", ":"))))
+        out.append(NativeChunk(view, frame))
         out.extend(chunks[1:])
         return out
 

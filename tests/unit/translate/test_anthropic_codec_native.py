@@ -102,3 +102,15 @@ def test_a_native_body_is_sent_as_the_upstream_wrote_it() -> None:
     canonical = ChatResult(body=result.body, usage=result.usage)  # e.g. a cache replay: rendered from canonical
     assert codec().body(canonical)["content"] == [{"type": "text", "text": "hi"}]
     assert codec().body(result.body, result.usage)["model"] == "public-model"  # the older call shape
+
+
+def test_a_frame_with_non_finite_usage_reaches_the_client_as_valid_json() -> None:
+    translator = AnthropicNativeTranslator()
+    translator.stream_event(SSEEvent("message_start", json.dumps({"type": "message_start", "message": RAW[0][1][
+        "message"]})))
+    bad = SSEEvent("message_delta", '{"type":"message_delta","delta":{"stop_reason":"end_turn"},'
+                                    '"usage":{"output_tokens":NaN}}')
+    native = next(x for x in translator.stream_event(bad) if isinstance(x, NativeChunk))
+    data = native.native.decode().split("data: ", 1)[1]
+    assert json.loads(data, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))["usage"] == {
+        "output_tokens": None}
