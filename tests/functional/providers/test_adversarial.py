@@ -33,7 +33,7 @@ from tests.fakes.adversarial.server import AdversarialServer, Received, Reply
 from tests.fakes.provider_fixtures import last_record
 
 EXAMPLES = int(os.environ.get("AIGW_FUZZ_EXAMPLES", "30"))
-STALL_TIMEOUT_S = 0.3
+STALL_TIMEOUT_S = 0.4
 OUTCOMES: collections.Counter[str] = collections.Counter()
 
 
@@ -239,7 +239,8 @@ def test_a_stream_cut_cleanly_is_an_error_with_502_truncated(gw: Any, upstreams:
         assert outcome == "error", (at, texts)
         record = last_record(gw, before + 1)
         assert (record["status"], record["error_code"]) == (502, "truncated"), (at, record)
-        assert record["output_tokens"] >= 0 and record["cost_usd"] >= 0
+        if at >= (2 if sdk == "openai" else 4):  # some text went out: it is billed
+            assert record["output_tokens"] > 0 and record["cost_usd"] > 0, (at, record)
 
 
 @pytest.mark.parametrize(("family", "form"), [("openai", "masked"), ("anthropic", "full"), ("gemini", "prefix"),
