@@ -4,8 +4,9 @@ The request is the client's body as it sent it (`call.native`), model id aside, 
 governance checks of providers/anthropic_policy.py (server tools, `anthropic-beta` values);
 cache_control, thinking, documents and citations survive. The answer is the upstream's, with
 no round trip through the OpenAI shape: a complete body travels as `ChatResult.native`, and a
-stream as `NativeChunk`s that carry each upstream SSE frame verbatim (one whose usage holds
-NaN or Infinity, which no JSON parser must accept, is re-encoded with those as null). Beside it, each carries
+stream as `NativeChunk`s that carry each upstream SSE frame verbatim, but for two rewrites:
+the `model` the client asked for (in the body and `message_start`), and usage holding NaN or
+Infinity, which no JSON parser must accept (re-encoded with those as null). Beside it, each carries
 the canonical (OpenAI-shaped) view that accounting, the cache and output filters work on.
 """
 
@@ -46,14 +47,19 @@ def _finite(value: Any) -> Any:
 
 
 class AnthropicNativeTranslator:
+    """The answer names the model the client asked for (as every front door does), not the
+    upstream's id: that one field of the body and of `message_start` is rewritten."""
+
     def __init__(self) -> None:
         self.state = AnthropicStreamState()
+        self._model: str | None = None  # the public model name the client sent
 
     def request(self, call: ChatCall, *, stream: bool) -> HttpRequest:
         if call.native is None:
             raise ValueError("the Anthropic-to-Anthropic translator needs the client's own body")
         d = call.deployment
         body = dict(call.native.body)
+        self._model = str(body.get("model") or "") or None
         body["model"] = d.model
         check_body(body, d)
         headers: dict[str, str] = {}
@@ -68,6 +74,8 @@ class AnthropicNativeTranslator:
     def response(self, body: Any) -> ChatResult:
         if not isinstance(body, dict) or body.get("type") != "message":
             raise ValueError("not a message")
+        if self._model is not None:
+            body = {**body, "model": self._model}
         result = openai_completion(body)
         result.native = body
         return result
@@ -82,8 +90,14 @@ class AnthropicNativeTranslator:
         usages = [e for e in translated if isinstance(e, Usage)]
         out: list[StreamEvent] = list(usages)
         frame = sse_frame(event)
+        message = data.get("message")
+        if self._model is not None and isinstance(message, dict) and message.get("model") != self._model:
+            data = {**data, "message": {**message, "model": self._model}}
+            frame = b""
         if any(not is_valid(u) for u in usages):  # NaN or Infinity would make the client's JSON invalid
-            frame = sse_frame(SSEEvent(event.event, json.dumps(_finite(data), separators=(",", ":"))))
+            data, frame = _finite(data), b""
+        if not frame:
+            frame = sse_frame(SSEEvent(event.event, json.dumps(data, separators=(",", ":"))))
         out.append(NativeChunk(view, frame))
         out.extend(chunks[1:])
         return out

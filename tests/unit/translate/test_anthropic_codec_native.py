@@ -114,3 +114,20 @@ def test_a_frame_with_non_finite_usage_reaches_the_client_as_valid_json() -> Non
     data = native.native.decode().split("data: ", 1)[1]
     assert json.loads(data, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))["usage"] == {
         "output_tokens": None}
+
+
+def test_the_answer_names_the_model_the_client_asked_for() -> None:
+    from aigw.config.models import Deployment
+    from aigw.providers.base import ChatCall, NativeRequest
+
+    translator = AnthropicNativeTranslator()
+    native = NativeRequest("messages", {"model": "public", "max_tokens": 5, "messages": []})
+    translator.request(ChatCall({}, Deployment(provider="anthropic", model="claude-x"), None, "r", native=native),
+                       stream=True)
+    start = next(x for x in translator.stream_event(SSEEvent(RAW[0][0], json.dumps({"type": RAW[0][0], **RAW[0][1]})))
+                 if isinstance(x, NativeChunk))
+    assert events(start.native)[0][1]["message"]["model"] == "public"
+    ping = next(x for x in translator.stream_event(SSEEvent("ping", '{"type": "ping"}')) if isinstance(x, NativeChunk))
+    assert ping.native == b'event: ping\ndata: {"type": "ping"}\n\n'  # every other frame: byte for byte
+    body = translator.response({"type": "message", "model": "claude-x", "content": [], "usage": {}})
+    assert body.native is not None and body.native["model"] == "public"
