@@ -6,14 +6,13 @@ cache_control, thinking, documents and citations survive. The answer is the upst
 no round trip through the OpenAI shape: a complete body travels as `ChatResult.native`, and a
 stream as `NativeChunk`s that carry each upstream SSE frame verbatim, but for two rewrites:
 the `model` the client asked for (in the body and `message_start`), and usage holding NaN or
-Infinity, which no JSON parser must accept (re-encoded with those as null). Beside it, each carries
+Infinity, which no JSON parser must accept (re-encoded, those as strings: `sse.loads`). Beside it, each carries
 the canonical (OpenAI-shaped) view that accounting, the cache and output filters work on.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import httpx
@@ -24,7 +23,7 @@ from aigw.providers.anthropic import AnthropicStreamState, anthropic_error, mess
 from aigw.providers.anthropic_policy import beta_header, check_body
 from aigw.providers.base import ChatCall, ChatResult, NativeChunk, StreamEvent
 from aigw.providers.http import HttpRequest
-from aigw.providers.sse import SSEEvent
+from aigw.providers.sse import SSEEvent, loads
 from aigw.providers.usage import is_valid
 
 
@@ -33,17 +32,6 @@ def sse_frame(event: SSEEvent) -> bytes:
     head = f"event: {event.event}\n" if event.event else ""
     lines = "".join(f"data: {line}\n" for line in event.data.split("\n"))
     return (head + lines + "\n").encode()
-
-
-def _finite(value: Any) -> Any:
-    """`value` with every non-finite number (which JSON cannot carry) replaced by null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 class AnthropicNativeTranslator:
@@ -81,7 +69,7 @@ class AnthropicNativeTranslator:
         return result
 
     def stream_event(self, event: SSEEvent) -> list[StreamEvent]:
-        data = json.loads(event.data)
+        data = loads(event.data)
         if not isinstance(data, dict):
             raise ValueError("event is not an object")
         translated = self.state.event(event.event or str(data.get("type")), data)
@@ -94,8 +82,8 @@ class AnthropicNativeTranslator:
         if self._model is not None and isinstance(message, dict) and message.get("model") != self._model:
             data = {**data, "message": {**message, "model": self._model}}
             frame = b""
-        if any(not is_valid(u) for u in usages):  # NaN or Infinity would make the client's JSON invalid
-            data, frame = _finite(data), b""
+        if any(not is_valid(u) for u in usages):  # the upstream's NaN or Infinity: not JSON to the client
+            frame = b""
         if not frame:
             frame = sse_frame(SSEEvent(event.event, json.dumps(data, separators=(",", ":"))))
         out.append(NativeChunk(view, frame))

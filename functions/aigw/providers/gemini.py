@@ -25,7 +25,7 @@ from aigw.errors import InvalidRequest, UpstreamError, stream_truncated
 from aigw.pricing.cost import Usage
 from aigw.providers.base import ChatCall, ChatChunk, ChatResult, StreamEvent
 from aigw.providers.http import HttpRequest, upstream_status_error
-from aigw.providers.sse import SSEEvent
+from aigw.providers.sse import SSEEvent, loads
 from aigw.providers.usage import INVALID_COUNT, count
 from aigw.translate.openai_parts import (
     append_turn,
@@ -226,7 +226,7 @@ class GeminiTranslator:
         return {**self.base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
 
     def stream_event(self, event: SSEEvent) -> list[StreamEvent]:
-        data = json.loads(event.data)
+        data = loads(event.data)
         if not isinstance(data, dict):
             raise ValueError("event is not an object")
         if "error" in data:

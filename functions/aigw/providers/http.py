@@ -6,7 +6,6 @@ framing) so translators deal only in provider wire shapes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,7 +15,7 @@ import httpx
 from aigw.config.models import Deployment
 from aigw.errors import TRUNCATED, GatewayError, UpstreamError
 from aigw.providers.base import ChatCall, ChatResult, StreamEvent
-from aigw.providers.sse import SSEEvent, iter_sse
+from aigw.providers.sse import SSEEvent, iter_sse, loads
 
 
 @dataclass(slots=True)
@@ -114,7 +113,7 @@ def not_understood(what: str, exc: BaseException) -> UpstreamError:
 
 def parse_json_body(content: bytes) -> Any:
     try:
-        return json.loads(content) if content else None
+        return loads(content) if content else None
     except ValueError:
         return None
 

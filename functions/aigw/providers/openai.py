@@ -7,7 +7,6 @@ upstream model id, always ask for usage on streams, and lift `usage` out of chun
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -23,7 +22,7 @@ from aigw.providers.http import (
     upstream_status_error,
     with_call_context,
 )
-from aigw.providers.sse import SSEEvent
+from aigw.providers.sse import SSEEvent, loads
 from aigw.providers.usage import count, openai_usage
 
 OPENAI_API_BASE = "https://api.openai.com/v1"
@@ -99,7 +98,7 @@ class OpenAIChatTranslator:
         if event.data.strip() == "[DONE]":
             self._done = True
             return []
-        chunk = json.loads(event.data)
+        chunk = loads(event.data)
         if not isinstance(chunk, dict):
             raise ValueError("chunk is not an object")
         if "error" in chunk:

@@ -113,7 +113,17 @@ def test_a_frame_with_non_finite_usage_reaches_the_client_as_valid_json() -> Non
     native = next(x for x in translator.stream_event(bad) if isinstance(x, NativeChunk))
     data = native.native.decode().split("data: ", 1)[1]
     assert json.loads(data, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))["usage"] == {
-        "output_tokens": None}
+        "output_tokens": "NaN"}
+
+
+def test_a_native_body_with_non_finite_numbers_renders_as_strict_json() -> None:
+    from aigw.providers.http import parse_json_body
+
+    body = parse_json_body(b'{"type":"message","model":"m","content":[],"usage":{"input_tokens":NaN,'
+                           b'"output_tokens":-Infinity}}')
+    result = AnthropicNativeTranslator().response(body)
+    json.dumps(result.native, allow_nan=False)  # what the HTTP layer does: no ValueError, no 500
+    assert result.usage is not None and result.usage.input_tokens < 0  # and settlement sees invalid usage
 
 
 def test_the_answer_names_the_model_the_client_asked_for() -> None:
