@@ -36,7 +36,10 @@ def count(value: Any) -> int:
 
 
 def is_valid(usage: Usage) -> bool:
-    """Whether every count is a plausible number of tokens (not negative)."""
+    """Whether every count is a plausible number of tokens: none negative, and none that `Usage`
+    itself flagged (where it validates its counts and names the bad ones in `invalid`)."""
+    if getattr(usage, "invalid", None):
+        return False
     return min(usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens,
                usage.reasoning_tokens) >= 0
 
