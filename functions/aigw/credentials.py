@@ -1,7 +1,8 @@
 """Provider credentials from Secrets Manager, through Powertools Parameters.
 
 Never from environment variables on Lambda, never logged: `Credential.__repr__` hides the
-values, and error messages name the secret, not its content. A warm function reads each
+values, every value joins the error redactor, and only the log (an error's `detail`) names
+the secret; the client reads a plain message. A warm function reads each
 secret once per `max_age_s`; the read runs in a worker thread, never on the event loop.
 """
 
@@ -19,6 +20,11 @@ from aigw.names import DEFAULT_SECRET_PREFIX, ENV_SECRET_PREFIX
 from aigw.providers.base import Credential
 
 DEFAULT_MAX_AGE_S = 300
+
+
+# What the client reads: which secret, and how to fix it, are for the operators (the log's `error_detail`).
+PLAIN = ("the gateway cannot use its provider credential for this deployment; its operators can find the cause "
+         "in the gateway log under this request's id (x-request-id)")
 
 
 class CredentialUnavailable(GatewayError):
@@ -63,12 +69,13 @@ class CredentialStore:
             value = Credential(parse_secret(raw))
         except Exception as exc:  # the secret is missing, unreadable or malformed
             raise CredentialUnavailable(
-                f"credential {credential!r} is not available (secret {name}: {type(exc).__name__})") from None
+                PLAIN, detail=f"credential {credential!r} is not available (secret {name}: {type(exc).__name__})"
+            ) from None
         if not value.api_key:
             # The stack creates each secret with an empty api_key; it is set after deploy.
-            raise CredentialUnavailable(
+            raise CredentialUnavailable(PLAIN, detail=(
                 f"credential {credential!r} is not set: aws secretsmanager put-secret-value --secret-id {name} "
-                "--secret-string '{\"api_key\": \"...\"}'")
+                "--secret-string '{\"api_key\": \"...\"}'"))
         self._cache[credential] = (time.monotonic() + self._max_age_s, value)
         return value
 

@@ -11,11 +11,17 @@
 
 Every error a client can see is one of these; anything else is caught at the edge and
 rendered as a 500 `internal_error` without details (the details go to the log).
+
+`message` is what the client reads; `detail` is for the log line only (a secret's name, a
+remediation command, what the upstream actually said). Both pass through the credential
+redactor (providers/redact.py), so no credential an upstream echoes reaches either.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from aigw.providers.redact import redact
 
 
 class GatewayError(Exception):
@@ -32,16 +38,19 @@ class GatewayError(Exception):
         code: str | None = None,
         param: str | None = None,
         headers: dict[str, str] | None = None,
+        detail: str | None = None,
     ) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
+        self.detail = redact(detail) if detail else None
         if status is not None:
             self.status = status
         if type is not None:
             self.type = type
         if code is not None:
-            self.code = code
-        self.param = param
+            self.code = redact(code)
+        self.param = redact(param) if param else param
         self.headers: dict[str, str] = dict(headers or {})
 
     def openai_body(self) -> dict[str, Any]:
@@ -101,13 +110,15 @@ class UpstreamError(GatewayError):
         code: str | None = None,
         type: str | None = None,
         param: str | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(
             message,
             status=status,
-            type=type or _type_for(status),
+            type=redact(type) if type else _type_for(status),
             code=code or ("upstream_error" if status >= 500 else None),
             param=param,
+            detail=detail,
         )
         self.upstream_status = upstream_status
         self.retryable = retryable
@@ -139,3 +150,15 @@ _ANTHROPIC_TYPES = {
     504: "api_error",
     529: "overloaded_error",
 }
+
+
+TRUNCATED = "truncated"
+
+
+def stream_truncated(expected: str) -> UpstreamError:
+    """A stream that ended before its protocol's end (`expected`): never a success.
+
+    Retryable: before the first event routing fails over; after it the pipeline ends the
+    client's stream with an error event and counts it against the deployment's breaker."""
+    return UpstreamError(f"upstream stream ended before {expected}: the answer is incomplete", status=502,
+                         code=TRUNCATED, retryable=True)

@@ -48,6 +48,7 @@ def request_record(ctx: RequestContext) -> dict[str, Any]:
         "error_type": ctx.error.type if ctx.error else None,
         "error_code": ctx.error.code if ctx.error else None,
         "error": ctx.error.message if ctx.error else None,
+        "error_detail": ctx.error.detail if ctx.error else None,  # log only: never in a response
         "input_tokens": usage.input_tokens if usage else 0,
         "output_tokens": usage.output_tokens if usage else 0,
         "cached_tokens": usage.cache_read_tokens if usage else 0,

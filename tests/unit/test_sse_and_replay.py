@@ -31,3 +31,14 @@ def test_replay_turns_a_completion_into_a_stream() -> None:
     second = [c["choices"][0] for c in chunks if c["choices"][0]["index"] == 1]
     assert second[1]["delta"]["tool_calls"][0]["function"]["name"] == "f"
     assert second[-1]["finish_reason"] == "tool_calls"
+
+
+def test_upstream_json_is_made_safe_to_render() -> None:
+    import json
+
+    from aigw.providers.sse import loads
+
+    value = loads('{"a": NaN, "b": [Infinity, -Infinity], "t": "x\\ud800y", "e": "\\ud83d\\ude00"}')
+    assert value == {"a": "NaN", "b": ["Infinity", "-Infinity"], "t": "x\ufffdy", "e": "\U0001F600"}
+    json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")  # no ValueError, no UnicodeEncodeError
+    assert loads(b'{"t": "\\udfff"}') == {"t": "\ufffd"}

@@ -25,6 +25,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# ---- Anthropic server tools and beta headers (providers) ----------------------------------------
+ServerTool = Literal["web_search", "web_fetch", "code_execution", "mcp", "tool_search"]
+
+
+class AnthropicBetas(_Strict):
+    """Which client-sent `anthropic-beta` values reach the deployment. Values that enable a
+    server tool follow `server_tools` instead; every other value passes unless denied (or, with
+    `allow` set, unless missing from it), so clients such as Claude Code work unchanged."""
+
+    allow: list[str] | None = Field(default=None, description="only these (exact values or 'prefix*'); None: all")
+    deny: list[str] = Field(default_factory=list, description="never these (exact values or 'prefix*')")
+
+
+class AnthropicSettings(_Strict):
+    """What a client may make the platform's Anthropic account do beyond generating tokens.
+    Server tools (web search, web fetch, code execution, MCP connectors, tool search) are off
+    unless listed: they reach out from the platform's account and bill per use."""
+
+    server_tools: list[ServerTool] = Field(default_factory=list)
+    beta: AnthropicBetas = Field(default_factory=AnthropicBetas)
+
+
 class Deployment(_Strict):
     """One upstream that can serve a public model name."""
 
@@ -42,6 +64,7 @@ class Deployment(_Strict):
     api_version: str | None = None  # azure
     region: str | None = None  # bedrock
     headers: dict[str, str] = Field(default_factory=dict, description="extra upstream headers, no secrets")
+    anthropic: AnthropicSettings | None = Field(default=None, description="anthropic only: server tools, betas")
 
     @field_validator("credentials")
     @classmethod
@@ -56,6 +79,8 @@ class Deployment(_Strict):
             raise ValueError(f"provider {self.provider!r} needs api_base")
         if self.provider == "azure" and not self.api_version:
             raise ValueError("provider 'azure' needs api_version")
+        if self.anthropic is not None and self.provider != "anthropic":
+            raise ValueError("`anthropic:` settings apply to provider 'anthropic' deployments only")
         return self
 
     @property

@@ -26,6 +26,8 @@ class Price(BaseModel):
     output_per_mtok: float = Field(ge=0)
     cached_input_per_mtok: float | None = Field(default=None, ge=0)
     cache_write_per_mtok: float | None = Field(default=None, ge=0)
+    # USD per use of a provider-run tool, by tool (overrides SERVER_TOOL_PRICES); see below.
+    server_tool_per_use: dict[str, float] = Field(default_factory=dict)
 
     @property
     def cached_input(self) -> float:
@@ -98,6 +100,8 @@ class Usage:
         if problems:
             self.invalid = ", ".join(([self.invalid] if self.invalid else []) + problems)
             self.openai = None  # never hand an invalid usage object to a client as is
+    # Uses of provider-run tools billed beyond tokens, by tool: {"web_search": 3} (see below).
+    server_tool_uses: dict[str, int] = field(default_factory=dict)
 
     @property
     def total_tokens(self) -> int:
@@ -151,7 +155,21 @@ def cost_usd(usage: Usage, price: Price) -> float:
         + usage.cache_write_tokens * price.cache_write
         + usage.output_tokens * price.output_per_mtok
     )
-    return micro / _PER
+    return micro / _PER + server_tools_usd(usage, price)
+
+
+# ---- server tools (added by the providers work) -------------------------------------------------
+# Fees per use beyond tokens for tools the provider runs, from Anthropic's public price list:
+# web search $10 per 1,000 searches; web fetch costs only the tokens it adds; code execution is
+# billed by container time, which no response reports, so each response that used a container
+# is charged Anthropic's minimum of 5 minutes at $0.05 per container-hour. A deployment's
+# `price.server_tool_per_use` overrides any of them; an unknown tool costs its tokens only.
+SERVER_TOOL_PRICES: dict[str, float] = {"web_search": 10.0 / 1000, "web_fetch": 0.0, "code_execution": 0.05 / 12}
+
+
+def server_tools_usd(usage: Usage, price: Price) -> float:
+    return sum(max(uses, 0) * price.server_tool_per_use.get(tool, SERVER_TOOL_PRICES.get(tool, 0.0))
+               for tool, uses in usage.server_tool_uses.items())
 
 
 def worst_case_cost_usd(prompt_tokens: int, max_output_tokens: int, price: Price) -> float:

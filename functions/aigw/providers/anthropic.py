@@ -3,14 +3,15 @@
 Request: system/developer messages become `system`; tool results become `tool_result`
 blocks in a user turn; assistant tool calls become `tool_use` blocks; consecutive turns of
 one role merge (Anthropic requires alternation); `max_tokens` is mandatory, so it defaults
-to the deployment's (or 4096). A call that came in through `/v1/messages` carries the
-client's own body (`call.native`) and is sent as is, model id aside: cache_control,
-thinking, documents and betas survive.
+to the deployment's (or 4096). A call that came in through `/v1/messages` has its own
+translator (providers/anthropic_native.py), which sends the client's body as is.
 
 Response and stream: text, tool calls (streamed argument deltas included), thinking (as
 `reasoning_content`, the convention vLLM and DeepSeek use, with its signature), stop
 reasons through one table, and usage. Anthropic's `input_tokens` excludes cache reads and
-writes; ours is the whole prompt, so they are added in.
+writes; ours is the whole prompt, so they are added in. Server tools bill per use
+(`usage.server_tool_use`, and a container for code execution): `Usage.server_tool_uses`.
+A stream is complete at `message_stop` and at nothing else.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from typing import Any
 
 import httpx
 
-from aigw.errors import InvalidRequest, UpstreamError
+from aigw.errors import InvalidRequest, UpstreamError, stream_truncated
 from aigw.pricing.cost import Usage
 from aigw.providers.base import ChatCall, ChatChunk, ChatResult, StreamEvent
-from aigw.providers.http import HttpChatProvider, HttpRequest, upstream_status_error
-from aigw.providers.sse import SSEEvent
+from aigw.providers.http import HttpRequest, upstream_status_error
+from aigw.providers.sse import SSEEvent, loads
+from aigw.providers.usage import INVALID_COUNT, count
 from aigw.translate.openai_parts import (
     RESPOND_TOOL,
     RESPOND_TOOL_DESCRIPTION,
@@ -59,12 +61,31 @@ FINISH_REASONS: dict[str, str] = {
 RENAMES: dict[str, str] = {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k"}
 
 
-def usage_from_anthropic(usage: dict[str, Any]) -> Usage:
-    cache_read = int(usage.get("cache_read_input_tokens") or 0)
-    cache_write = int(usage.get("cache_creation_input_tokens") or 0)
-    return Usage(input_tokens=int(usage.get("input_tokens") or 0) + cache_read + cache_write,
-                 output_tokens=int(usage.get("output_tokens") or 0),
-                 cache_read_tokens=cache_read, cache_write_tokens=cache_write)
+# Server tools that run code in a container (billed by container time, see pricing/cost.py).
+CONTAINER_TOOLS = frozenset({"code_execution", "bash_code_execution", "text_editor_code_execution"})
+
+
+def usage_from_anthropic(usage: Any, *, container_used: bool = False) -> Usage:
+    usage = usage if isinstance(usage, dict) else {}
+    cache_read = count(usage.get("cache_read_input_tokens"))
+    cache_write = count(usage.get("cache_creation_input_tokens"))
+    parts = (count(usage.get("input_tokens")), cache_read, cache_write)
+    result = Usage(input_tokens=sum(parts) if min(parts) >= 0 else INVALID_COUNT,
+                   output_tokens=count(usage.get("output_tokens")),
+                   cache_read_tokens=cache_read, cache_write_tokens=cache_write)
+    server = usage.get("server_tool_use")
+    if isinstance(server, dict):
+        result.server_tool_uses = {name.removesuffix("_requests"): count(value) for name, value in server.items()
+                                   if name.endswith("_requests") and value}
+    if container_used:
+        result.server_tool_uses["code_execution"] = 1
+    return result
+
+
+def used_container(message: dict[str, Any]) -> bool:
+    return bool(message.get("container")) or any(
+        isinstance(b, dict) and b.get("type") == "server_tool_use" and b.get("name") in CONTAINER_TOOLS
+        for b in message.get("content") or ())
 
 
 # ---- request: OpenAI -> Anthropic ---------------------------------------------------------------
@@ -176,6 +197,8 @@ def openai_completion(message: dict[str, Any]) -> ChatResult:
     text: list[str] = []
     reasoning: list[str] = []
     tool_calls: list[dict[str, Any]] = []
+    if not isinstance(message.get("content"), list):
+        raise ValueError("message content is not a list")
     for block in message["content"]:
         kind = block.get("type")
         if kind == "text":
@@ -194,7 +217,7 @@ def openai_completion(message: dict[str, Any]) -> ChatResult:
         answer["reasoning_content"] = "".join(reasoning)
     if tool_calls:
         answer["tool_calls"] = tool_calls
-    usage = usage_from_anthropic(message.get("usage") or {})
+    usage = usage_from_anthropic(message.get("usage"), container_used=used_container(message))
     body = {"id": message.get("id", ""), "object": "chat.completion", "created": int(time.time()),
             "model": message.get("model", ""),
             "choices": [{"index": 0, "message": answer, "logprobs": None,
@@ -211,6 +234,7 @@ class AnthropicStreamState:
         self.usage: dict[str, Any] = {}
         self.tools: dict[int, int] = {}  # content block index -> tool_calls index
         self.answers: set[int] = set()  # content block indices of RESPOND_TOOL: streamed as content
+        self.container = False  # a server tool ran code in a container (billed by container time)
         self.finished = False
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> ChatChunk:
@@ -222,9 +246,12 @@ class AnthropicStreamState:
             self.base = {"id": message.get("id", ""), "object": "chat.completion.chunk",
                          "created": int(time.time()), "model": message.get("model", "")}
             self.usage = dict(message.get("usage") or {})
+            self.container = bool(message.get("container"))
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "content_block_start":
             block = data["content_block"]
+            if block.get("type") == "server_tool_use" and block.get("name") in CONTAINER_TOOLS:
+                self.container = True
             if block.get("type") == "tool_use" and block.get("name") == RESPOND_TOOL:
                 self.answers.add(data["index"])
                 return []
@@ -251,12 +278,16 @@ class AnthropicStreamState:
                 return [self._chunk({"reasoning_signature": delta.get("signature", "")})]
             return []
         if kind == "message_delta":
+            if (data.get("delta") or {}).get("container"):
+                self.container = True
             self.usage.update({k: v for k, v in (data.get("usage") or {}).items() if v is not None})
             finish = FINISH_REASONS.get((data.get("delta") or {}).get("stop_reason") or "end_turn", "stop")
-            return [self._chunk({}, "stop" if finish == "tool_calls" and not self.tools else finish)]
+            # Usage now too: if message_stop never comes, what was generated is billed as reported.
+            return [self._chunk({}, "stop" if finish == "tool_calls" and not self.tools else finish),
+                    usage_from_anthropic(self.usage, container_used=self.container)]
         if kind == "message_stop":
             self.finished = True
-            return [usage_from_anthropic(self.usage)]
+            return [usage_from_anthropic(self.usage, container_used=self.container)]
         if kind == "error":  # e.g. overloaded_error; at the start of a stream, routing fails over
             error = data.get("error") or {}
             kind = str(error.get("type") or "api_error")
@@ -264,6 +295,22 @@ class AnthropicStreamState:
                                 status=429 if kind == "rate_limit_error" else 502, code=kind,
                                 retryable=kind != "invalid_request_error")
         return []  # ping, content_block_stop, and event types added later
+
+
+def messages_request(call: ChatCall, body: dict[str, Any], client_headers: dict[str, str], *,
+                     stream: bool) -> HttpRequest:
+    """POST /v1/messages for `body` (already in Anthropic's shape) to the call's deployment."""
+    d = call.deployment
+    headers = {"anthropic-version": ANTHROPIC_VERSION, **d.headers, **client_headers}
+    if stream:
+        body["stream"] = True
+    else:
+        body.pop("stream", None)
+    if call.credential is not None and call.credential.api_key:
+        headers["x-api-key"] = call.credential.api_key
+    url = (d.api_base or ANTHROPIC_API_BASE).rstrip("/")
+    url += "/messages" if url.endswith("/v1") else "/v1/messages"
+    return HttpRequest("POST", url, headers, body)
 
 
 def anthropic_error(status: int, body: Any, headers: httpx.Headers) -> UpstreamError:
@@ -281,22 +328,8 @@ class AnthropicTranslator:
 
     def request(self, call: ChatCall, *, stream: bool) -> HttpRequest:
         d = call.deployment
-        headers = {"anthropic-version": ANTHROPIC_VERSION, **d.headers}
-        if call.native is not None and call.native.api == "messages":
-            body = dict(call.native.body)
-            body["model"] = d.model
-            headers.update(call.native.headers)  # the client's anthropic-beta / anthropic-version
-        else:
-            body = anthropic_request(dict(call.body), d.model, d.max_output_tokens or DEFAULT_MAX_TOKENS)
-        if stream:
-            body["stream"] = True
-        else:
-            body.pop("stream", None)
-        if call.credential is not None and call.credential.api_key:
-            headers["x-api-key"] = call.credential.api_key
-        url = (d.api_base or ANTHROPIC_API_BASE).rstrip("/")
-        url += "/messages" if url.endswith("/v1") else "/v1/messages"
-        return HttpRequest("POST", url, headers, body)
+        body = anthropic_request(dict(call.body), d.model, d.max_output_tokens or DEFAULT_MAX_TOKENS)
+        return messages_request(call, body, {}, stream=stream)
 
     def response(self, body: Any) -> ChatResult:
         if not isinstance(body, dict) or body.get("type") != "message":
@@ -304,20 +337,18 @@ class AnthropicTranslator:
         return openai_completion(body)
 
     def stream_event(self, event: SSEEvent) -> list[StreamEvent]:
-        data = json.loads(event.data)
+        data = loads(event.data)
         if not isinstance(data, dict):
             raise ValueError("event is not an object")
         return self.state.event(event.event or str(data.get("type")), data)
 
+    def ended(self) -> bool:
+        return self.state.finished
+
     def stream_end(self) -> list[StreamEvent]:
         if not self.state.finished:
-            raise UpstreamError("upstream stream ended before message_stop", status=502, retryable=True)
+            raise stream_truncated("message_stop")
         return []
 
     def error(self, status: int, body: Any, headers: httpx.Headers) -> UpstreamError:
         return anthropic_error(status, body, headers)
-
-
-class AnthropicProvider(HttpChatProvider):
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        super().__init__(client, AnthropicTranslator)

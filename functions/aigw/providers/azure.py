@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import httpx
-
 from aigw.providers.base import ChatCall, StreamEvent
-from aigw.providers.http import HttpChatProvider, HttpRequest
+from aigw.providers.http import HttpRequest
 from aigw.providers.openai import OpenAIChatTranslator
 from aigw.providers.sse import SSEEvent
 
@@ -45,8 +43,3 @@ class AzureChatTranslator(OpenAIChatTranslator):
         # (`prompt_filter_results`): not part of the OpenAI stream, so not for the client.
         return [e for e in super().stream_event(event)
                 if not (isinstance(e, dict) and not e.get("choices") and "prompt_filter_results" in e)]
-
-
-class AzureOpenAIProvider(HttpChatProvider):
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        super().__init__(client, AzureChatTranslator)

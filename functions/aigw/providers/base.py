@@ -16,7 +16,13 @@ providers (Bedrock via boto3, the in-process mock) implement `ChatProvider` dire
 Failure contract: before the first event, a provider raises `UpstreamError` (routing may
 then retry or fall back, and the client gets a proper HTTP status); after it, the stream
 raises `UpstreamError` and the pipeline ends the client's stream with an error event.
-Closing the stream early (`aclose()`) must cancel the upstream call.
+Closing the stream early (`aclose()`) must cancel the upstream call. A stream that ends
+before its protocol's end (OpenAI `[DONE]`, Anthropic `message_stop`, ...) is a failure
+(`errors.stream_truncated`), never a success.
+
+When the upstream speaks the client's own API (Anthropic deployment behind /v1/messages),
+the adapter yields `NativeChunk`s, canonical chunks that also carry the upstream's SSE frame
+verbatim, and a complete answer carries the upstream body in `ChatResult.native`.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from aigw.config.models import Deployment
 from aigw.pricing.cost import Usage
+from aigw.providers.redact import register
 
 # One `chat.completion.chunk` object in OpenAI wire shape, `usage` removed (usage travels
 # as a separate `Usage` event so every provider reports it the same way).
@@ -35,11 +42,15 @@ StreamEvent = ChatChunk | Usage
 
 
 class NativeChunk(dict[str, Any]):
-    """A canonical chunk that also carries the upstream's verbatim frame(s) in the client's
-    own API (`native`), for a provider that speaks that API. The client's codec sends
-    `native` as is unless a filter replaced the chunk."""
+    """A canonical chunk (possibly with empty `choices`, for frames such as `ping`) that also
+    carries the upstream's SSE frame(s) verbatim, for a client that speaks the upstream's API.
+    A filter that replaces the chunk object drops `native`: the codec then renders the chunk."""
 
-    native: bytes = b""
+    __slots__ = ("native",)
+
+    def __init__(self, chunk: ChatChunk, native: bytes) -> None:
+        super().__init__(chunk)
+        self.native = native
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +58,9 @@ class Credential:
     """A provider credential from Secrets Manager. `repr` never shows the values."""
 
     values: Mapping[str, str] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        register(self.values.values())  # whatever an upstream echoes of it is redacted from errors
 
     @property
     def api_key(self) -> str | None:
@@ -79,9 +93,9 @@ class ChatCall:
 
 @dataclass(slots=True)
 class ChatResult:
-    body: dict[str, Any]  # a `chat.completion` object in OpenAI wire shape
+    body: dict[str, Any]  # a `chat.completion` object in OpenAI wire shape (the canonical view)
     usage: Usage | None  # None: the upstream reported none; the pipeline counts it
-    native: dict[str, Any] | None = None  # the same answer in the client's own API, when the upstream spoke it
+    native: dict[str, Any] | None = None  # the body in the client's own API, when the upstream spoke it
 
 
 @dataclass(frozen=True, slots=True)

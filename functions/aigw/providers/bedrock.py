@@ -22,10 +22,11 @@ from typing import Any
 import httpx
 
 from aigw.config.models import Deployment
-from aigw.errors import UpstreamError
+from aigw.errors import TRUNCATED, GatewayError, UpstreamError, stream_truncated
 from aigw.providers.base import ChatCall, ChatResult, StreamEvent
 from aigw.providers.bedrock_converse import BedrockStreamState, converse_request, openai_completion
-from aigw.providers.http import upstream_status_error
+from aigw.providers.http import not_understood, upstream_status_error, with_call_context
+from aigw.providers.redact import register
 
 _ClientKey = tuple[str | None, str | None, float, float]
 # botocore error codes -> HTTP status, where the response carries none (in-stream exceptions).
@@ -62,7 +63,12 @@ def bedrock_error(exc: Exception) -> UpstreamError:
         headers = httpx.Headers(meta.get("HTTPHeaders") or {})
         message = str(error.get("Message") or code or f"bedrock returned {status}")
         return upstream_status_error(status, message, headers, code=code or None)
-    return UpstreamError(f"bedrock call failed: {type(exc).__name__}", status=502, retryable=True)
+    if isinstance(exc, TimeoutError) or type(exc).__name__ == "ReadTimeoutError":  # urllib3's, unwrapped
+        return UpstreamError("bedrock timed out", status=504, retryable=True)
+    # Anything else botocore raised while reading the answer (its parser on a body it cannot
+    # coerce, a connection cut mid-body): the answer is not usable.
+    return UpstreamError(f"bedrock response not understood: {type(exc).__name__}", status=502, retryable=True,
+                         code="upstream_invalid_response")
 
 
 class BedrockProvider:
@@ -96,15 +102,16 @@ class BedrockProvider:
         try:
             return await asyncio.to_thread(lambda: getattr(client, operation)(**request))
         except Exception as exc:
-            raise bedrock_error(exc) from None
+            raise with_call_context(bedrock_error(exc), call.deployment, call.request_id) from None
 
     async def complete(self, call: ChatCall) -> ChatResult:
         response = await self._invoke(call, "converse")
         try:
             return openai_completion(response, call.deployment.model)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise UpstreamError(f"bedrock response not understood: {type(exc).__name__}", status=502,
-                                retryable=True) from None
+        except GatewayError:
+            raise
+        except Exception as exc:  # whatever the upstream sent, the client gets a clean 502
+            raise not_understood("response", exc) from None
 
     async def stream(self, call: ChatCall) -> AsyncIterator[StreamEvent]:
         response = await self._invoke(call, "converse_stream")
@@ -136,21 +143,43 @@ class BedrockProvider:
                 if kind == "end":
                     break
                 if kind == "error":
-                    raise bedrock_error(item)
+                    if state.finished:  # lost after messageStop and metadata: nothing is missing
+                        break
+                    raise _mid_stream(bedrock_error(item), item)
                 try:
-                    translated = state.event(item)
-                except (KeyError, TypeError, ValueError, IndexError) as exc:
-                    raise UpstreamError(f"bedrock stream not understood: {type(exc).__name__}", status=502,
-                                        retryable=True) from None
+                    translated = state.event(item) if isinstance(item, dict) else state.event({})
+                except GatewayError:
+                    raise
+                except Exception as exc:
+                    raise not_understood("stream", exc) from None
                 for out in translated:
                     yield out
+                if state.finished:
+                    break  # whatever follows the metadata event is not part of the answer
             if not state.finished:
-                raise UpstreamError("bedrock stream ended before its metadata event", status=502, retryable=True)
+                raise stream_truncated("messageStop and metadata")
         finally:
             stop.set()
             with contextlib.suppress(Exception):
                 events.close()  # ends the worker's blocking read
             worker.cancel()
+
+
+def _mid_stream(error: UpstreamError, cause: BaseException) -> UpstreamError:
+    """A failure after the stream began: unless Bedrock itself reported it (an exception event,
+    a timeout), the connection broke and the answer is truncated."""
+    if error.status != 502 or error.upstream_status is not None or error.code not in (
+            None, "upstream_error", "upstream_invalid_response"):
+        return error
+    return UpstreamError(f"bedrock stream broke ({type(cause).__name__}): the answer is incomplete", status=502,
+                         code=TRUNCATED, retryable=True)
+
+
+def _register_credentials(session: Any) -> None:
+    """The role's keys join the redactor: an error that quotes them never leaves the gateway."""
+    with contextlib.suppress(Exception):
+        frozen = session.get_credentials().get_frozen_credentials()
+        register([v for v in (frozen.access_key, frozen.secret_key, frozen.token) if v])
 
 
 def _new_client(d: Deployment) -> Any:
@@ -160,5 +189,6 @@ def _new_client(d: Deployment) -> Any:
     config = Config(read_timeout=d.timeout_s, connect_timeout=d.connect_timeout_s,
                     retries={"total_max_attempts": 1}, max_pool_connections=64)
     # A session of its own: boto3's default session is not safe to share across threads.
-    return boto3.session.Session().client("bedrock-runtime", region_name=d.region, endpoint_url=d.api_base,
-                                          config=config)
+    session = boto3.session.Session()
+    _register_credentials(session)
+    return session.client("bedrock-runtime", region_name=d.region, endpoint_url=d.api_base, config=config)

@@ -15,6 +15,7 @@ from typing import Any
 from aigw.errors import InvalidRequest, UpstreamError
 from aigw.pricing.cost import Usage
 from aigw.providers.base import ChatCall, ChatChunk, ChatResult, StreamEvent
+from aigw.providers.usage import INVALID_COUNT, count
 from aigw.translate.openai_parts import (
     RESPOND_TOOL,
     RESPOND_TOOL_DESCRIPTION,
@@ -47,11 +48,13 @@ IMAGE_FORMATS: dict[str, str] = {"image/png": "png", "image/jpeg": "jpeg", "imag
                                  "image/webp": "webp"}
 
 
-def usage_from_converse(usage: dict[str, Any]) -> Usage:
-    read = int(usage.get("cacheReadInputTokens") or 0)
-    write = int(usage.get("cacheWriteInputTokens") or 0)
-    return Usage(input_tokens=int(usage.get("inputTokens") or 0) + read + write,
-                 output_tokens=int(usage.get("outputTokens") or 0), cache_read_tokens=read, cache_write_tokens=write)
+def usage_from_converse(usage: Any) -> Usage:
+    usage = usage if isinstance(usage, dict) else {}
+    read = count(usage.get("cacheReadInputTokens"))
+    write = count(usage.get("cacheWriteInputTokens"))
+    parts = (count(usage.get("inputTokens")), read, write)
+    return Usage(input_tokens=sum(parts) if min(parts) >= 0 else INVALID_COUNT,
+                 output_tokens=count(usage.get("outputTokens")), cache_read_tokens=read, cache_write_tokens=write)
 
 
 def _blocks(content: Any) -> list[dict[str, Any]]:
@@ -157,7 +160,10 @@ def openai_completion(response: dict[str, Any], model: str) -> ChatResult:
     text: list[str] = []
     reasoning: list[str] = []
     calls: list[dict[str, Any]] = []
-    for block in response["output"]["message"]["content"]:
+    content = response["output"]["message"]["content"]
+    if not isinstance(content, list):
+        raise ValueError("message content is not a list")
+    for block in content:
         if "text" in block:
             text.append(block["text"])
         elif "toolUse" in block and block["toolUse"]["name"] == RESPOND_TOOL:
@@ -174,7 +180,7 @@ def openai_completion(response: dict[str, Any], model: str) -> ChatResult:
         message["reasoning_content"] = "".join(reasoning)
     if calls:
         message["tool_calls"] = calls
-    usage = usage_from_converse(response.get("usage") or {})
+    usage = usage_from_converse(response.get("usage"))
     finish = FINISH_REASONS.get(response.get("stopReason") or "end_turn", "stop")
     body = {"id": "chatcmpl-" + ((response.get("ResponseMetadata") or {}).get("RequestId") or uuid.uuid4().hex),
             "object": "chat.completion", "created": int(time.time()), "model": model,
@@ -193,7 +199,8 @@ class BedrockStreamState:
         self.tools: dict[int, int] = {}
         self.answers: set[int] = set()  # blocks of RESPOND_TOOL, streamed as content
         self.finish: str | None = None
-        self.finished = False
+        self.stopped = False  # messageStop seen
+        self.finished = False  # messageStop and then metadata (usage): the stream's protocol end
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> ChatChunk:
         return {**self.base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
@@ -226,11 +233,12 @@ class BedrockStreamState:
                 return [self._chunk({"reasoning_content": delta["reasoningContent"]["text"]})]
             return []
         if "messageStop" in event:
+            self.stopped = True
             finish = FINISH_REASONS.get(event["messageStop"].get("stopReason") or "end_turn", "stop")
             return [self._chunk({}, "stop" if finish == "tool_calls" and not self.tools else finish)]
         if "metadata" in event:
-            self.finished = True
-            return [usage_from_converse(event["metadata"].get("usage") or {})]
+            self.finished = self.stopped
+            return [usage_from_converse(event["metadata"].get("usage"))]
         for name, value in event.items():  # an exception event that botocore did not raise
             if name.endswith("Exception"):
                 raise UpstreamError(f"bedrock stream error: {(value or {}).get('message', name)}", status=502)

@@ -21,11 +21,12 @@ from typing import Any
 
 import httpx
 
-from aigw.errors import InvalidRequest, UpstreamError
+from aigw.errors import InvalidRequest, UpstreamError, stream_truncated
 from aigw.pricing.cost import Usage
 from aigw.providers.base import ChatCall, ChatChunk, ChatResult, StreamEvent
-from aigw.providers.http import HttpChatProvider, HttpRequest, upstream_status_error
-from aigw.providers.sse import SSEEvent
+from aigw.providers.http import HttpRequest, upstream_status_error
+from aigw.providers.sse import SSEEvent, loads
+from aigw.providers.usage import INVALID_COUNT, count
 from aigw.translate.openai_parts import (
     append_turn,
     function_tools,
@@ -55,11 +56,14 @@ TOOL_MODES: dict[str, str] = {"auto": "AUTO", "required": "ANY", "none": "NONE"}
 SIGNATURE_MARK = "__thought__"
 
 
-def usage_from_gemini(meta: dict[str, Any]) -> Usage:
-    thoughts = int(meta.get("thoughtsTokenCount") or 0)
-    return Usage(input_tokens=int(meta.get("promptTokenCount") or 0) + int(meta.get("toolUsePromptTokenCount") or 0),
-                 output_tokens=int(meta.get("candidatesTokenCount") or 0) + thoughts,
-                 cache_read_tokens=int(meta.get("cachedContentTokenCount") or 0), reasoning_tokens=thoughts)
+def usage_from_gemini(meta: Any) -> Usage:
+    meta = meta if isinstance(meta, dict) else {}
+    thoughts = count(meta.get("thoughtsTokenCount"))
+    prompt = (count(meta.get("promptTokenCount")), count(meta.get("toolUsePromptTokenCount")))
+    output = (count(meta.get("candidatesTokenCount")), thoughts)
+    return Usage(input_tokens=sum(prompt) if min(prompt) >= 0 else INVALID_COUNT,
+                 output_tokens=sum(output) if min(output) >= 0 else INVALID_COUNT,
+                 cache_read_tokens=count(meta.get("cachedContentTokenCount")), reasoning_tokens=thoughts)
 
 
 def _parts(content: Any) -> list[dict[str, Any]]:
@@ -222,12 +226,12 @@ class GeminiTranslator:
         return {**self.base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
 
     def stream_event(self, event: SSEEvent) -> list[StreamEvent]:
-        data = json.loads(event.data)
+        data = loads(event.data)
         if not isinstance(data, dict):
             raise ValueError("event is not an object")
         if "error" in data:
-            raise UpstreamError(f"upstream stream error: {(data['error'] or {}).get('message')}", status=502,
-                                retryable=True)
+            error = data["error"] if isinstance(data["error"], dict) else {"message": str(data["error"])}
+            raise UpstreamError(f"upstream stream error: {error.get('message')}", status=502, retryable=True)
         out: list[StreamEvent] = []
         if not self.started:
             self.started = True
@@ -257,9 +261,12 @@ class GeminiTranslator:
                 out.append(self._chunk({}, finish))
         return out
 
+    def ended(self) -> bool:
+        return False  # the finishReason chunk may be followed by one with the final usageMetadata
+
     def stream_end(self) -> list[StreamEvent]:
         if not self.finished:
-            raise UpstreamError("upstream stream ended before a finish reason", status=502, retryable=True)
+            raise stream_truncated("a candidate's finishReason")
         return [usage_from_gemini(self.usage)] if self.usage else []
 
     def error(self, status: int, body: Any, headers: httpx.Headers) -> UpstreamError:
@@ -284,8 +291,3 @@ def _retry_delay(error: dict[str, Any]) -> float | None:
             except ValueError:
                 return None
     return None
-
-
-class GeminiProvider(HttpChatProvider):
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        super().__init__(client, GeminiTranslator)

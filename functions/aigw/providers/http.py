@@ -6,16 +6,16 @@ framing) so translators deal only in provider wire shapes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 
-from aigw.errors import UpstreamError
+from aigw.config.models import Deployment
+from aigw.errors import TRUNCATED, GatewayError, UpstreamError
 from aigw.providers.base import ChatCall, ChatResult, StreamEvent
-from aigw.providers.sse import SSEEvent, iter_sse
+from aigw.providers.sse import SSEEvent, iter_sse, loads
 
 
 @dataclass(slots=True)
@@ -39,7 +39,12 @@ class ChatTranslator(Protocol):
         ...
 
     def stream_end(self) -> list[StreamEvent]:
-        """Events to emit once the upstream stream ends cleanly (e.g. a final usage event)."""
+        """Events to emit once the upstream stream ends (e.g. a final usage event); raises
+        `errors.stream_truncated` if the protocol's end was not reached."""
+        ...
+
+    def ended(self) -> bool:
+        """The protocol's terminal event was seen ([DONE], message_stop...): read no further."""
         ...
 
     def error(self, status: int, body: Any, headers: httpx.Headers) -> UpstreamError: ...
@@ -58,11 +63,23 @@ def retry_after_seconds(headers: httpx.Headers) -> float | None:
     return None
 
 
+AUTH_FAILED = "upstream_auth_failed"
+
+
 def upstream_status_error(status: int, message: str, headers: httpx.Headers, *,
                           code: str | None = None, type: str | None = None,
                           param: str | None = None) -> UpstreamError:
-    """Map an upstream HTTP failure: 4xx reach the client as is, 5xx become 502."""
+    """Map an upstream HTTP failure: 4xx reach the client as is, 5xx become 502.
+
+    401 and 403 are about the gateway's own credential, not the client's key: the client gets
+    a 502 with a plain message (an SDK must not tell its user their key is wrong) and what the
+    upstream said goes to the log only (`detail`, redacted like everything else). Not retried:
+    the same credential would be refused again."""
     retry_after = retry_after_seconds(headers)
+    if status in (401, 403):
+        return UpstreamError("the upstream provider refused the gateway's credentials for this deployment",
+                             status=502, upstream_status=status, code=AUTH_FAILED,
+                             detail=f"upstream answered {status}: {message}")
     if status >= 500:
         return UpstreamError(f"upstream error ({status}): {message}", status=502, upstream_status=status,
                              retryable=True, retry_after_s=retry_after)
@@ -70,20 +87,61 @@ def upstream_status_error(status: int, message: str, headers: httpx.Headers, *,
                          retryable=status in (408, 409, 429), retry_after_s=retry_after)
 
 
+def with_call_context(exc: UpstreamError, deployment: Deployment, request_id: str) -> UpstreamError:
+    """Add what the client and the operator need to an upstream credential failure: the request
+    id in the message, and in the log-only detail which secret to fix and how."""
+    if exc.code != AUTH_FAILED:
+        return exc
+    from aigw.credentials import secret_name
+
+    if deployment.credentials:
+        hint = (f"deployment {deployment.deployment_id} uses credential {deployment.credentials!r}: check the value "
+                f"of secret {secret_name(deployment.credentials)} (aws secretsmanager put-secret-value)")
+    else:
+        hint = f"deployment {deployment.deployment_id}: check the function role's access to the provider"
+    return UpstreamError(f"{exc.message} (request {request_id}); the gateway's operators can find the cause in "
+                         "its log", status=exc.status, upstream_status=exc.upstream_status, code=exc.code,
+                         retryable=exc.retryable, retry_after_s=exc.retry_after_s,
+                         detail=f"{exc.detail}; {hint}")
+
+
+def not_understood(what: str, exc: BaseException) -> UpstreamError:
+    """An upstream answer the translator could not read (cut, garbage, wrong types): a clean 502."""
+    return UpstreamError(f"upstream {what} not understood: {type(exc).__name__}", status=502, retryable=True,
+                         code="upstream_invalid_response")
+
+
 def parse_json_body(content: bytes) -> Any:
     try:
-        return json.loads(content) if content else None
+        return loads(content) if content else None
     except ValueError:
         return None
 
 
-class HttpChatProvider:
-    """`ChatProvider` over HTTP for any translator."""
+TranslatorFactory = Callable[[], ChatTranslator]
+# The client APIs a call can come from, by `NativeRequest.api` (front doors name it either way).
+CLIENT_APIS: dict[str, str] = {"messages": "anthropic", "anthropic": "anthropic"}
 
-    def __init__(self, client: httpx.AsyncClient, translator: Callable[[], ChatTranslator]) -> None:
+
+def client_api(call: ChatCall) -> str:
+    """The API the client spoke: "openai" (the canonical body) unless it sent its own body."""
+    return CLIENT_APIS.get(call.native.api, "openai") if call.native is not None else "openai"
+
+
+class HttpChatProvider:
+    """`ChatProvider` over HTTP: per call, the translator for (the client's API, this provider's
+    API) from the registry's table, else the canonical OpenAI-shaped one."""
+
+    def __init__(self, client: httpx.AsyncClient, translators: Mapping[str, TranslatorFactory]) -> None:
+        if "openai" not in translators:
+            raise ValueError("an HTTP provider needs the translator for the canonical (openai) body")
         self._client = client
-        self._translator = translator
+        self._translators = dict(translators)
         self._urls: dict[str, httpx.URL] = {}
+
+    def _translator(self, call: ChatCall) -> ChatTranslator:
+        factory = self._translators.get(client_api(call)) or self._translators["openai"]
+        return factory()
 
     def _build(self, spec: HttpRequest, call: ChatCall) -> httpx.Request:
         d = call.deployment
@@ -99,28 +157,33 @@ class HttpChatProvider:
         )
 
     async def complete(self, call: ChatCall) -> ChatResult:
-        translator = self._translator()
+        translator = self._translator(call)
         request = self._build(translator.request(call, stream=False), call)
         try:
             response = await self._client.send(request)
         except httpx.TimeoutException:
             raise _timeout(call) from None
-        except httpx.TransportError as exc:
+        except (httpx.ConnectError, httpx.ProxyError, httpx.UnsupportedProtocol) as exc:
             raise _connection(call, exc) from None
+        except httpx.TransportError as exc:  # the answer broke off on its way
+            raise UpstreamError(f"upstream response broke ({type(exc).__name__}): the answer is incomplete",
+                                status=502, code=TRUNCATED, retryable=True) from None
         body = parse_json_body(response.content)
         if response.status_code >= 400:
-            raise translator.error(response.status_code, body, response.headers)
+            raise with_call_context(translator.error(response.status_code, body, response.headers),
+                                    call.deployment, call.request_id)
         if body is None:
             raise UpstreamError("upstream returned a body that is not JSON", status=502, retryable=True,
-                                upstream_status=response.status_code)
+                                upstream_status=response.status_code, code="upstream_invalid_response")
         try:
             return translator.response(body)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise UpstreamError(f"upstream response not understood: {type(exc).__name__}", status=502,
-                                retryable=True) from None
+        except GatewayError:
+            raise
+        except Exception as exc:  # whatever an upstream sends, the client gets a clean 502
+            raise not_understood("response", exc) from None
 
     async def stream(self, call: ChatCall) -> AsyncIterator[StreamEvent]:
-        translator = self._translator()
+        translator = self._translator(call)
         request = self._build(translator.request(call, stream=True), call)
         try:
             response = await self._client.send(request, stream=True)
@@ -130,24 +193,41 @@ class HttpChatProvider:
             raise _connection(call, exc) from None
         try:
             if response.status_code >= 400:
-                content = await response.aread()
-                raise translator.error(response.status_code, parse_json_body(content), response.headers)
+                raise with_call_context(await self._error(translator, response), call.deployment, call.request_id)
+            broken: UpstreamError | None = None
             try:
                 async for event in iter_sse(response.aiter_lines()):
                     for item in translator.stream_event(event):
                         yield item
-                for item in translator.stream_end():
-                    yield item
+                    if translator.ended():
+                        break  # whatever follows the protocol's end is not part of the answer
             except httpx.TimeoutException:
-                raise UpstreamError("upstream stream stalled (read timeout)", status=504, retryable=True) from None
+                broken = UpstreamError("upstream stream stalled (read timeout)", status=504, retryable=True)
             except httpx.TransportError as exc:
-                raise UpstreamError(f"upstream stream broke: {type(exc).__name__}", status=502,
-                                    retryable=True) from None
-            except (KeyError, TypeError, ValueError, IndexError) as exc:
-                raise UpstreamError(f"upstream stream not understood: {type(exc).__name__}", status=502,
-                                    retryable=True) from None
+                broken = UpstreamError(f"upstream stream broke ({type(exc).__name__}): the answer is incomplete",
+                                       status=502, code=TRUNCATED, retryable=True)
+            except GatewayError:
+                raise
+            except Exception as exc:
+                raise not_understood("stream", exc) from None
+            try:
+                ending = translator.stream_end()  # a connection lost after the protocol's end loses nothing
+            except UpstreamError:
+                if broken is not None:
+                    raise broken from None
+                raise
+            for item in ending:
+                yield item
         finally:
             await response.aclose()
+
+    @staticmethod
+    async def _error(translator: ChatTranslator, response: httpx.Response) -> UpstreamError:
+        try:
+            content = await response.aread()
+        except httpx.HTTPError:  # the error body itself broke off: the status still says enough
+            content = b""
+        return translator.error(response.status_code, parse_json_body(content), response.headers)
 
 
 def _timeout(call: ChatCall) -> UpstreamError:

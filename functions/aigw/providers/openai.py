@@ -7,21 +7,23 @@ upstream model id, always ask for usage on streams, and lift `usage` out of chun
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
-from aigw.errors import UpstreamError
+from aigw.config.models import Deployment
+from aigw.errors import UpstreamError, stream_truncated
 from aigw.pricing.cost import Usage
-from aigw.providers.base import ChatCall, ChatResult, EmbeddingsCall, EmbeddingsResult, StreamEvent
+from aigw.providers.base import ChatCall, ChatResult, Credential, EmbeddingsCall, EmbeddingsResult, StreamEvent
 from aigw.providers.http import (
     HttpChatProvider,
     HttpRequest,
     parse_json_body,
     upstream_status_error,
+    with_call_context,
 )
-from aigw.providers.sse import SSEEvent
+from aigw.providers.sse import SSEEvent, loads
+from aigw.providers.usage import count, openai_usage
 
 OPENAI_API_BASE = "https://api.openai.com/v1"
 
@@ -41,21 +43,35 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def api_url(deployment: Deployment, path: str) -> str:
+    return (deployment.api_base or OPENAI_API_BASE).rstrip("/") + path
+
+
+def api_headers(deployment: Deployment, credential: Credential | None) -> dict[str, str]:
+    headers = dict(deployment.headers)
+    if credential is not None and credential.api_key:
+        headers["authorization"] = f"Bearer {credential.api_key}"
+    organization = credential.values.get("organization") if credential else None
+    if organization:
+        headers["openai-organization"] = organization
+    return headers
+
+
 class OpenAIChatTranslator:
+    """Nearly the identity. A stream is complete at `data: [DONE]`, or once every choice it
+    opened has a finish_reason (some compatible servers never send [DONE]); anything short of
+    that is a truncated answer."""
+
     def __init__(self) -> None:
         self._done = False
+        self._open: set[int] = set()  # choice indices seen without a finish_reason yet
+        self._finished: set[int] = set()
 
     def url(self, call: ChatCall, path: str) -> str:
-        return (call.deployment.api_base or OPENAI_API_BASE).rstrip("/") + path
+        return api_url(call.deployment, path)
 
     def headers(self, call: ChatCall) -> dict[str, str]:
-        headers = dict(call.deployment.headers)
-        if call.credential is not None and call.credential.api_key:
-            headers["authorization"] = f"Bearer {call.credential.api_key}"
-        organization = call.credential.values.get("organization") if call.credential else None
-        if organization:
-            headers["openai-organization"] = organization
-        return headers
+        return api_headers(call.deployment, call.credential)
 
     def request(self, call: ChatCall, *, stream: bool) -> HttpRequest:
         body = dict(call.body)
@@ -69,30 +85,52 @@ class OpenAIChatTranslator:
         return HttpRequest("POST", self.url(call, "/chat/completions"), self.headers(call), body)
 
     def response(self, body: Any) -> ChatResult:
-        if not isinstance(body, dict) or "choices" not in body:
+        if not isinstance(body, dict) or not isinstance(body.get("choices"), list) or not body["choices"]:
             raise ValueError("not a chat.completion")
-        usage = body.get("usage")
-        return ChatResult(body=body, usage=Usage.from_openai(usage) if isinstance(usage, dict) else None)
+        if not all(isinstance(c, dict) and isinstance(c.get("message"), dict) for c in body["choices"]):
+            raise ValueError("a choice has no message")
+        usage = openai_usage(body.get("usage"))
+        if usage is not None and usage.openai is None and "usage" in body:
+            body = {**body, "usage": usage.to_openai()}
+        return ChatResult(body=body, usage=usage)
 
     def stream_event(self, event: SSEEvent) -> list[StreamEvent]:
-        if event.data == "[DONE]":
+        if event.data.strip() == "[DONE]":
             self._done = True
             return []
-        chunk = json.loads(event.data)
+        chunk = loads(event.data)
         if not isinstance(chunk, dict):
             raise ValueError("chunk is not an object")
         if "error" in chunk:
             error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
             raise UpstreamError(f"upstream stream error: {error.get('message')}", status=502)
+        choices = chunk.get("choices")
+        if choices is not None and not isinstance(choices, list):
+            raise ValueError("choices is not a list")
+        for choice in choices or ():
+            if not isinstance(choice, dict):
+                raise ValueError("a choice is not an object")
+            index = choice.get("index", 0)
+            if choice.get("finish_reason"):
+                self._finished.add(index)
+                self._open.discard(index)
+            elif index not in self._finished:
+                self._open.add(index)
         usage = chunk.pop("usage", None)
         out: list[StreamEvent] = []
-        if chunk.get("choices") or not isinstance(usage, dict):
+        if choices or not isinstance(usage, dict):
             out.append(chunk)
-        if isinstance(usage, dict):
-            out.append(Usage.from_openai(usage))
+        parsed = openai_usage(usage)
+        if parsed is not None:
+            out.append(parsed)
         return out
 
+    def ended(self) -> bool:
+        return self._done
+
     def stream_end(self) -> list[StreamEvent]:
+        if not self._done and (self._open or not self._finished):
+            raise stream_truncated("[DONE] or a finish_reason on every choice")
         return []
 
     def error(self, status: int, body: Any, headers: httpx.Headers) -> UpstreamError:
@@ -102,18 +140,13 @@ class OpenAIChatTranslator:
 class OpenAIProvider(HttpChatProvider):
     """Chat and embeddings against an OpenAI-shaped API."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        super().__init__(client, OpenAIChatTranslator)
-
     async def embed(self, call: EmbeddingsCall) -> EmbeddingsResult:
         d = call.deployment
         body = dict(call.body)
         body["model"] = d.model
-        translator = OpenAIChatTranslator()
-        chat_call = ChatCall(body={}, deployment=d, credential=call.credential, request_id=call.request_id)
         try:
             response = await self._client.post(
-                translator.url(chat_call, "/embeddings"), json=body, headers=translator.headers(chat_call),
+                api_url(d, "/embeddings"), json=body, headers=api_headers(d, call.credential),
                 timeout=httpx.Timeout(d.timeout_s, connect=d.connect_timeout_s),
             )
         except httpx.TimeoutException:
@@ -123,8 +156,11 @@ class OpenAIProvider(HttpChatProvider):
                                 retryable=True) from None
         parsed = parse_json_body(response.content)
         if response.status_code >= 400:
-            raise openai_error(response.status_code, parsed, response.headers)
-        if not isinstance(parsed, dict) or "data" not in parsed:
-            raise UpstreamError("upstream embeddings response not understood", status=502, retryable=True)
-        usage = parsed.get("usage") or {}
-        return EmbeddingsResult(body=parsed, usage=Usage(input_tokens=int(usage.get("prompt_tokens") or 0)))
+            raise with_call_context(openai_error(response.status_code, parsed, response.headers), d,
+                                    call.request_id)
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("data"), list):
+            raise UpstreamError("upstream embeddings response not understood", status=502, retryable=True,
+                                code="upstream_invalid_response")
+        usage = parsed.get("usage")
+        prompt = count(usage.get("prompt_tokens")) if isinstance(usage, dict) else 0
+        return EmbeddingsResult(body=parsed, usage=Usage(input_tokens=prompt))

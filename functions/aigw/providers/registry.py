@@ -1,30 +1,56 @@
-"""Provider name -> adapter instance, built once per process on first use.
+"""Provider name -> adapter instance, built once per process on first use; and the table of
+translators, one per (client API, provider API) pair.
 
-Adapters are imported lazily, so a function that only serves OpenAI never imports the
-Bedrock or Gemini translators (cold start). New providers register one factory here.
+Adapters and translators are imported lazily, so a function that only serves OpenAI never
+imports the Bedrock or Gemini code (cold start). Every front door's request also has a
+canonical OpenAI Chat Completions body, so a pair missing from `TRANSLATORS` uses the
+("openai", provider) translator; a pair that is present (Anthropic Messages to an Anthropic
+deployment) speaks the client's own API end to end, with no round trip through the OpenAI
+shape. New providers register one adapter and their translators here.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import httpx
 
 from aigw.errors import InvalidRequest
 from aigw.providers.base import ChatProvider, EmbeddingsProvider
 
-# provider name -> "module:factory"; a factory takes the shared httpx client (and the
-# registry's options) and returns a ChatProvider.
-FACTORIES: dict[str, str] = {
-    "openai": "aigw.providers.openai:OpenAIProvider",
-    "openai-compatible": "aigw.providers.openai:OpenAIProvider",
-    "mock": "aigw.providers.mock:MockProvider",
-    "anthropic": "aigw.providers.anthropic:AnthropicProvider",
-    "bedrock": "aigw.providers.bedrock:BedrockProvider",
-    "gemini": "aigw.providers.gemini:GeminiProvider",
-    "azure": "aigw.providers.azure:AzureOpenAIProvider",
+CANONICAL_API = "openai"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """`path` is "module:factory". An "http" factory takes the shared httpx client and its
+    translators by client API; "boto" takes the httpx client only (unused); "local" nothing."""
+
+    path: str
+    kind: Literal["http", "boto", "local"] = "http"
+
+
+PROVIDERS: dict[str, ProviderSpec] = {
+    "openai": ProviderSpec("aigw.providers.openai:OpenAIProvider"),
+    "openai-compatible": ProviderSpec("aigw.providers.openai:OpenAIProvider"),
+    "azure": ProviderSpec("aigw.providers.http:HttpChatProvider"),
+    "anthropic": ProviderSpec("aigw.providers.http:HttpChatProvider"),
+    "gemini": ProviderSpec("aigw.providers.http:HttpChatProvider"),
+    "bedrock": ProviderSpec("aigw.providers.bedrock:BedrockProvider", "boto"),
+    "mock": ProviderSpec("aigw.providers.mock:MockProvider", "local"),
+}
+
+# (client API, provider) -> "module:Translator class"; one instance per upstream call.
+TRANSLATORS: dict[tuple[str, str], str] = {
+    ("openai", "openai"): "aigw.providers.openai:OpenAIChatTranslator",
+    ("openai", "openai-compatible"): "aigw.providers.openai:OpenAIChatTranslator",
+    ("openai", "azure"): "aigw.providers.azure:AzureChatTranslator",
+    ("openai", "anthropic"): "aigw.providers.anthropic:AnthropicTranslator",
+    ("anthropic", "anthropic"): "aigw.providers.anthropic_native:AnthropicNativeTranslator",
+    ("openai", "gemini"): "aigw.providers.gemini:GeminiTranslator",
 }
 
 
@@ -34,21 +60,29 @@ def _load(path: str) -> Callable[..., Any]:
     return factory
 
 
+def translators_for(provider: str) -> Mapping[str, Callable[[], Any]]:
+    """Client API -> translator class, for one provider API (the canonical one always present)."""
+    return {client: _load(path) for (client, name), path in TRANSLATORS.items() if name == provider}
+
+
 class ProviderRegistry:
-    def __init__(self, http_client: httpx.AsyncClient, *, overrides: dict[str, Any] | None = None,
-                 options: dict[str, Any] | None = None) -> None:
+    def __init__(self, http_client: httpx.AsyncClient, *, overrides: dict[str, Any] | None = None) -> None:
         self._http = http_client
         self._instances: dict[str, Any] = dict(overrides or {})
-        self._options = options or {}
 
     def _get(self, provider: str) -> Any:
         instance = self._instances.get(provider)
         if instance is None:
-            path = FACTORIES.get(provider)
-            if path is None:
+            spec = PROVIDERS.get(provider)
+            if spec is None:
                 raise InvalidRequest(f"provider {provider!r} is not available in this gateway build")
-            factory = _load(path)
-            instance = factory(self._http) if provider != "mock" else factory()
+            factory = _load(spec.path)
+            if spec.kind == "http":
+                instance = factory(self._http, translators_for(provider))
+            elif spec.kind == "boto":
+                instance = factory(self._http)
+            else:
+                instance = factory()
             self._instances[provider] = instance
         return instance
 

@@ -6,7 +6,14 @@ body; the client's own body travels beside it (`ctx.native`) so an Anthropic dep
 receives it untouched. On the way back, `AnthropicCodec` renders the canonical chunks as
 Anthropic's events: message_start, content_block_start / _delta / _stop (text_delta,
 input_json_delta for tool calls, thinking_delta), message_delta with the final usage,
-message_stop; and a mid-stream failure as an `error` event.
+message_stop; and a mid-stream failure as an `error` event (never a message_stop: a failed
+answer must not look complete to the SDK).
+
+When the deployment speaks Anthropic too, the stream is made of `NativeChunk`s: the codec
+sends their frames verbatim, and follows them (message started, blocks opened and closed,
+message_delta and message_stop sent) so that canonical chunks rendered in between (a filter
+that replaced or added chunks) and the stream's end continue the same message consistently.
+A complete answer that carries the upstream's own body (`ChatResult.native`) is sent as is.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from pydantic import Field
 from aigw.errors import GatewayError
 from aigw.pipeline.codec import sse
 from aigw.pricing.cost import Usage
-from aigw.providers.base import ChatChunk, ChatResult
+from aigw.providers.base import ChatChunk, ChatResult, NativeChunk
 from aigw.schemas import _Open
 
 STOP_REASONS: dict[str, str] = {
@@ -152,10 +159,16 @@ def openai_body(data: dict[str, Any]) -> dict[str, Any]:
 
 # ---- response: OpenAI -> Anthropic ---------------------------------------------------------------
 def anthropic_usage(usage: Usage) -> dict[str, Any]:
-    return {"input_tokens": max(usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0),
-            "output_tokens": usage.output_tokens,
-            "cache_read_input_tokens": usage.cache_read_tokens,
-            "cache_creation_input_tokens": usage.cache_write_tokens}
+    out: dict[str, Any] = {
+        "input_tokens": max(usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0),
+        "output_tokens": usage.output_tokens,
+        "cache_read_input_tokens": usage.cache_read_tokens,
+        "cache_creation_input_tokens": usage.cache_write_tokens}
+    requests = {f"{tool}_requests": uses for tool, uses in usage.server_tool_uses.items()
+                if tool in ("web_search", "web_fetch")}
+    if requests:
+        out["server_tool_use"] = requests
+    return out
 
 
 def message_id(openai_id: str | None) -> str:
@@ -190,8 +203,15 @@ def anthropic_message(body: dict[str, Any], usage: Usage | None, model: str) -> 
             "stop_sequence": None, "usage": anthropic_usage(used)}
 
 
+def _event_name(frame: bytes) -> bytes:
+    """The `event:` name of an SSE frame (Anthropic names every event; no JSON parsing)."""
+    if not frame.startswith(b"event:"):
+        return b""
+    return frame[6:frame.find(b"\n")].strip()
+
+
 class AnthropicCodec:
-    """Canonical chunks -> Anthropic stream events, for one request."""
+    """Canonical chunks (and native frames) -> Anthropic stream events, for one request."""
 
     api = "anthropic"
 
@@ -200,8 +220,10 @@ class AnthropicCodec:
         self._input_estimate = input_estimate
         self._started = False
         self._index = -1
-        self._open: str | None = None  # "text" | "thinking" | "tool:<n>"
+        self._open: str | None = None  # "text" | "thinking" | "tool:<n>" | "native"
         self._stop_reason = "end_turn"
+        self._delta_sent = False  # a message_delta went out (natively)
+        self._finished = False  # message_stop or an error went out: nothing follows
         self._id = message_id(None)
 
     def _start(self, chunk: ChatChunk | None) -> bytes:
@@ -230,7 +252,29 @@ class AnthropicCodec:
     def _delta(self, delta: dict[str, Any]) -> bytes:
         return sse({"type": "content_block_delta", "index": self._index, "delta": delta}, "content_block_delta")
 
+    def _native(self, chunk: NativeChunk) -> bytes:
+        name = _event_name(chunk.native)
+        if name == b"message_start":
+            self._started = True
+        elif name == b"content_block_start":
+            self._index += 1
+            self._open = "native"
+        elif name == b"content_block_stop":
+            self._open = None
+        elif name == b"message_delta":
+            self._delta_sent = True
+        elif name == b"message_stop":
+            self._finished = True
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) == 0 and choice.get("finish_reason"):
+                self._stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
+        return chunk.native
+
     def chunk(self, chunk: ChatChunk) -> bytes:
+        if self._finished:
+            return b""
+        if isinstance(chunk, NativeChunk):
+            return self._native(chunk)
         out = b"" if self._started else self._start(chunk)
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0) != 0:
@@ -259,19 +303,26 @@ class AnthropicCodec:
         return out
 
     def end(self, last: ChatChunk | None, usage: Callable[[], Usage]) -> bytes:
+        if self._finished:  # the upstream's own message_stop went out already
+            return b""
+        self._finished = True
         out = b"" if self._started else self._start(last)
         out += self._close()
-        out += sse({"type": "message_delta", "delta": {"stop_reason": self._stop_reason, "stop_sequence": None},
-                    "usage": anthropic_usage(usage())}, "message_delta")
+        if not self._delta_sent:
+            out += sse({"type": "message_delta", "delta": {"stop_reason": self._stop_reason, "stop_sequence": None},
+                        "usage": anthropic_usage(usage())}, "message_delta")
         return out + sse({"type": "message_stop"}, "message_stop")
 
     def error(self, exc: GatewayError) -> bytes:
+        self._finished = True  # an error ends the message: no message_stop may follow it
         return sse(exc.anthropic_body(), "error")
 
-    def body(self, result: ChatResult, usage: Usage | None) -> dict[str, Any]:
+    def body(self, result: ChatResult, usage: Usage | None = None) -> dict[str, Any]:
+        """The client's body: the upstream's own when it spoke Anthropic (`ChatResult.native`),
+        else the canonical `chat.completion` rendered as an Anthropic message."""
         if result.native is not None:
             return result.native
-        return anthropic_message(result.body, usage, self.model)
+        return anthropic_message(result.body, result.usage if usage is None else usage, self.model)
 
     def error_body(self, exc: GatewayError) -> dict[str, Any]:
         return exc.anthropic_body()

@@ -257,13 +257,17 @@ def test_provider_credentials_never_reach_clients_or_logs(provider_gateway: Any,
                                                "api_base": fake_anthropic.url, "credentials": "anthropic-wrong"}]},
         {"name": "no-secret", "deployments": [{"provider": "anthropic", "model": "claude-sonnet-4-5",
                                                "api_base": fake_anthropic.url, "credentials": "anthropic-absent"}]}]})
-    with pytest.raises(openai.AuthenticationError) as wrong:
+    # The upstream refused the gateway's credential, not the client's key: a 502, not a 401.
+    with pytest.raises(openai.InternalServerError) as wrong:
         oai(gw).chat.completions.create(model="wrong-key", messages=[{"role": "user", "content": "hi"}])
     assert fake_anthropic.fake.calls[-1].headers["x-api-key"] == secret  # it was used upstream...
+    assert wrong.value.response.headers["x-request-id"] in wrong.value.message
     with pytest.raises(anthropic.APIStatusError) as absent:
         ant(gw).messages.create(model="no-secret", max_tokens=5, messages=[{"role": "user", "content": "x"}])
-    assert absent.value.status_code == 502 and "anthropic-absent" in absent.value.message
-    last_record(gw, 2)
+    assert absent.value.status_code == 502 and "anthropic-absent" not in absent.value.message
+    records = [last_record(gw, 1), *gw.records][-2:]
+    assert "anthropic-wrong" in (records[0]["error_detail"] or "")  # which secret to fix: the log only
+    assert "anthropic-absent" in (records[1]["error_detail"] or "")
     for text in (wrong.value.response.text, absent.value.response.text, gw.log.getvalue(), json.dumps(gw.records)):
         assert secret not in text  # ...and appears nowhere else
 
