@@ -13,8 +13,6 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
-from aigw.names import TABLES
-
 if TYPE_CHECKING:
     from infra.stack import GatewayStack
 
@@ -49,11 +47,6 @@ def acknowledge(stack: GatewayStack) -> None:
              "and the runtime is tested on 3.13. Moving to a newer runtime moves the layer with it.")
         _ack(function.role, "IAM5[Resource::*]", "Only X-Ray's PutTraceSegments/PutTelemetryRecords (active "
              "tracing): X-Ray has no resource-level permissions. tests/infra checks that nothing else is on '*'.")
-        for spec in TABLES:
-            if spec.gsis:
-                table_id = stack.resolve(stack.get_logical_id(_cfn(stack.data.table(spec))))
-                _ack(function.role, f"IAM5[Resource::<{table_id}.Arn>/index/*]", f"Query on the {spec.logical_id} "
-                     "table's own global secondary indexes, whose ARNs are <table ARN>/index/<index name>.")
 
     for arn in stack.bedrock_resources:
         if "*" in arn:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -77,9 +78,10 @@ class Observability(Construct):
         admin: lambda_.Function,
         spend_alarm_usd_per_hour: float,
         alarm_email: str | None = None,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, id)
-        self.topic = sns.Topic(self, "Alarms", display_name="aigw alarms", enforce_ssl=True)
+        self.topic = sns.Topic(self, "Alarms", display_name="aigw alarms", enforce_ssl=True, master_key=encryption_key)
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
 
