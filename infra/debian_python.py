@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -26,8 +27,10 @@ from pathlib import Path
 from infra.python313 import Interpreter, RegistryUnreachable, Unavailable, probe
 
 SUITE = "trixie"
-# The interpreter, its standard library, and what they link against (the loader comes with libc6).
-PACKAGES = ("python3.13-minimal", "libpython3.13-minimal", "libpython3.13-stdlib", "libc6", "zlib1g", "libexpat1")
+# The interpreter, its standard library, and what they link against (the loader comes with libc6):
+# enough to compile, and to run the gateway like the Lambda runtime for bench/cold_start.py (ssl, ctypes).
+PACKAGES = ("python3.13-minimal", "libpython3.13-minimal", "libpython3.13-stdlib", "libc6", "zlib1g", "libexpat1",
+            "libssl3t64", "libffi8", "liblzma5", "libbz2-1.0", "libuuid1")
 KEYRINGS = (Path(f"/usr/share/keyrings/debian-archive-{SUITE}-stable.gpg"),
             Path("/usr/share/keyrings/debian-archive-keyring.gpg"))
 APT_SOURCES = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
@@ -51,7 +54,8 @@ def architecture() -> str:
 def interpreter(*, fetch: bool = True) -> Interpreter:
     """The cached Debian 13 python3.13, fetching it first if needed (and allowed)."""
     arch = architecture()
-    root = cache_dir() / f"debian-{SUITE}-python3.13-{arch}"
+    packages = hashlib.sha256(" ".join(PACKAGES).encode()).hexdigest()[:8]
+    root = cache_dir() / f"debian-{SUITE}-python3.13-{arch}-{packages}"
     with _locked(root.parent / f"{root.name}.lock"):
         found = _run(root)
         if found is not None:
