@@ -99,6 +99,7 @@ class Functions(Construct):
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
             reserved_concurrent_executions=reserved_concurrency,
+            environment_encryption=self._encryption_key,
             description=description,
         )
         log_group.grant_write(role)  # its own logs: the one permission the function grants itself

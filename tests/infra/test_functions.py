@@ -119,3 +119,25 @@ def test_roles_have_no_managed_policies(default: Synth) -> None:
         _, props = function(default, handler)
         role = default.json["Resources"][props["Role"]["Fn::GetAtt"][0]]["Properties"]
         assert "ManagedPolicyArns" not in role
+
+
+def test_reserved_concurrency_bounds_each_function(default: Synth, semantic: Synth) -> None:
+    assert function(default, GATEWAY_HANDLER)[1]["ReservedConcurrentExecutions"] == 200
+    assert function(default, ADMIN_HANDLER)[1]["ReservedConcurrentExecutions"] == 5
+    assert function(semantic, GATEWAY_HANDLER)[1]["ReservedConcurrentExecutions"] == 300
+    assert "ReservedConcurrentExecutions" not in function(semantic, ADMIN_HANDLER)[1]  # -c ...=none
+
+
+def test_with_kms_everything_at_rest_uses_the_stack_key(semantic: Synth, default: Synth) -> None:
+    assert semantic.stack.encryption is not None
+    key = {"Fn::GetAtt": [semantic.id_of(semantic.stack.encryption.key), "Arn"]}
+    semantic.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    semantic.template.all_resources_properties("AWS::DynamoDB::Table", {
+        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key}})
+    semantic.template.all_resources_properties("AWS::SecretsManager::Secret", {"KmsKeyId": key})
+    semantic.template.all_resources_properties("AWS::Logs::LogGroup", {"KmsKeyId": key})
+    semantic.template.all_resources_properties("AWS::SNS::Topic", {"KmsMasterKeyId": key})
+    semantic.template.all_resources_properties("AWS::Lambda::Function", {"KmsKeyArn": key})
+    default.template.resource_count_is("AWS::KMS::Key", 0)
+    for resource in default.resources("AWS::DynamoDB::Table").values():
+        assert "KMSMasterKeyId" not in resource["Properties"].get("SSESpecification", {})
