@@ -15,7 +15,9 @@ Per variant, over --runs fresh processes (PYTHONDONTWRITEBYTECODE: the mounts ar
   ready      process start to the first 200 from /health, with the exact uvicorn command
              of run.sh: what Lambda Web Adapter waits for before it lets the first request in;
   no warm    the same, with the app built `create_app(..., warm=False)`: what init costs without
-             the startup warm-up (boto3 handles, both tiktoken encodings, stage warm-ups).
+             the startup warm-up (boto3 handles, both tiktoken encodings, stage warm-ups);
+  bg warm    the same warm-up started in a background thread rather than awaited before
+             readiness (the lazy-init change proposed for gateway.py / http/app.py).
 Prints a table; not a test. The first run downloads the wheels (pip cache) and, on a Debian
 machine without python3.13, Debian 13's interpreter (cached in ~/.cache/aigw).
 """
@@ -46,6 +48,17 @@ from aigw.gateway import build_services
 from aigw.http.app import create_app
 
 app = create_app(build_services(load_config_file()), warm=False)
+'''
+# The lazy-init proposal: the same warm-up, started in a thread instead of awaited before readiness.
+BACKGROUND_WARM_ENTRY = '''import threading
+
+from aigw.config import load_config_file
+from aigw.gateway import build_services
+from aigw.http.app import create_app
+
+services = build_services(load_config_file())
+app = create_app(services, warm=False)
+threading.Thread(target=services.warm, name="warm", daemon=True).start()
 '''
 IMPORT_PROBE = ("import time; t, c = time.perf_counter(), time.process_time(); import main; "
                 "print(time.perf_counter() - t, time.process_time() - c)")
@@ -170,6 +183,7 @@ def main() -> None:
         for stale in [*task.rglob("__pycache__"), *(opt / "python").rglob("__pycache__")]:
             shutil.rmtree(stale)
         (task / "gateway" / "main_no_warm.py").write_text(NO_WARM_ENTRY)
+        (task / "gateway" / "main_bg_warm.py").write_text(BACKGROUND_WARM_ENTRY)
         env = environment(task, opt, free_port())
         for variant in ("sources", "bytecode"):
             if variant == "bytecode":
@@ -178,10 +192,12 @@ def main() -> None:
             imports = [time_import(python, task, env) for _ in range(args.runs)]
             ready = [time_ready(python, task, env) for _ in range(args.runs)]
             no_warm = [time_ready(python, task, env, "main_no_warm") for _ in range(args.runs)]
-            rows.append((variant, summary(imports), summary(ready), summary(no_warm)))
-    print(f"{'variant':<10} {'import main':<28} {'start -> /health ready':<28} {'ready, no warm-up':<28}")
+            background = [time_ready(python, task, env, "main_bg_warm") for _ in range(args.runs)]
+            rows.append((variant, summary(imports), summary(ready), summary(no_warm), summary(background)))
+    print(f"{'variant':<10} {'import main':<26} {'start -> /health ready':<26} {'ready, no warm-up':<26} "
+          f"{'ready, warm-up in thread':<26}")
     for row in rows:
-        print(f"{row[0]:<10} {row[1]:<28} {row[2]:<28} {row[3]:<28}")
+        print(f"{row[0]:<10} " + " ".join(f"{cell:<26}" for cell in row[1:]))
 
 
 if __name__ == "__main__":
