@@ -10,6 +10,7 @@ gateway (internet-facing, so the smallest set):
   budgets/counters.py), BatchGetItem (the remaining-budget view, budgets/admission.py).
 - Cache: GetItem and PutItem (cache/exact.py). No Query or Scan: entries are found by their key only.
 - its provider secrets: GetSecretValue only (Powertools SecretsProvider.get; no DescribeSecret).
+- the account's default event bus: PutEvents (budget threshold alerts, `aigw.budget.threshold`).
 admin (IAM-authorized control plane, admin/service.py and admin/spend.py):
 - Entities: GetItem, PutItem, UpdateItem, DeleteItem, Scan (listing teams); Query on its gsi1 index only.
 - Counters: GetItem (a budget's counters), Query (usage aggregates of one month).
@@ -43,6 +44,8 @@ ADMIN_TABLES: dict[TableSpec, tuple[str, ...]] = {
 # (table, index name) -> actions on that one index (never index/*)
 ADMIN_INDEXES: dict[tuple[TableSpec, str], tuple[str, ...]] = {(ENTITIES, GSI1): (QUERY,)}
 SECRET_READ: tuple[str, ...] = ("secretsmanager:GetSecretValue",)
+PUT_EVENTS: tuple[str, ...] = ("events:PutEvents",)
+BUDGET_ALERT_DETAIL_TYPE = "aigw.budget.threshold"  # what the stack routes to the alarm topic
 
 # With the opt-in customer-managed key (settings.kms): what a principal needs to use data encrypted
 # under it. Reads decrypt; DynamoDB and Secrets Manager writes also encrypt new data keys.

@@ -48,6 +48,9 @@ CHECKOV: dict[str, str] = {
     "CKV_AWS_173": "The environment holds only table names, the config path and the secret name prefix, never a "
                    "credential (those are in Secrets Manager). " + KMS_OPT_IN,
     "CKV_AWS_119": KMS_OPT_IN, "CKV_AWS_149": KMS_OPT_IN, "CKV_AWS_158": KMS_OPT_IN, "CKV_AWS_26": KMS_OPT_IN,
+    "CKV_AWS_18": "The audit bucket is written only by its Firehose stream and read through Athena; object-level "
+                  "access auditing belongs in CloudTrail S3 data events, not a second logging bucket.",
+    "CKV_AWS_145": KMS_OPT_IN, "CKV_AWS_241": KMS_OPT_IN,
     "CKV_AWS_115": "Reserved concurrency turned off on purpose (-c <function>_reserved_concurrency=none), e.g. in an "
                    "account whose Lambda quota is too small to reserve any (README, Blast radius).",
 }
@@ -99,6 +102,16 @@ def acknowledge(stack: GatewayStack) -> None:
         _ack(resource, "COG4", VIRTUAL_KEYS)
     _ack(api.admin, "COG4", "/admin uses IAM (SigV4) authorization: its callers are AWS principals "
          "(platform operators and their CI), not Cognito users.")
+    if stack.audit is not None:
+        audit = stack.audit
+        _ack(audit.bucket, "S1", "The audit bucket is written only by its Firehose stream and read through Athena; "
+             "server access logs would be a second bucket logging reads of the first. CloudTrail S3 data events "
+             "are the place for object-level access auditing where required.")
+        bucket_id = stack.resolve(stack.get_logical_id(_cfn(audit.bucket)))
+        for prefix in ("requests", "errors"):
+            _ack(audit.firehose_role, f"IAM5[Resource::<{bucket_id}.Arn>/{prefix}/*]", "Firehose writes new "
+                 f"objects under the audit bucket's {prefix}/ prefix, one per buffer: their keys are not known in "
+                 "advance. Only this bucket and prefix.")
     acknowledge_checkov(stack)
 
 
@@ -108,6 +121,8 @@ def acknowledge_checkov(stack: GatewayStack) -> None:
     for resource in (api.v1.node.find_child("{proxy+}").node.find_child("ANY"), api.health.node.find_child("GET")):
         _skip(resource, "CKV_AWS_59")
     _skip(api.stage, "CKV_AWS_120")
+    if stack.audit is not None:
+        _skip(stack.audit.bucket, "CKV_AWS_18")
     for function in functions.all:
         _skip(function, "CKV_AWS_117")
         _skip(function, "CKV_AWS_116")
@@ -124,6 +139,10 @@ def acknowledge_checkov(stack: GatewayStack) -> None:
     for log_group in (api.access_logs, *(functions.node.find_child(f"{f.node.id}Logs") for f in functions.all)):
         _skip(log_group, "CKV_AWS_158")
     _skip(stack.observability.topic, "CKV_AWS_26")
+    if stack.audit is not None:
+        _skip(stack.audit.errors, "CKV_AWS_158")
+        _skip(stack.audit.bucket, "CKV_AWS_145")
+        _skip(stack.audit.stream, "CKV_AWS_241")
 
 
 def _skip(construct: IConstruct, check: str) -> None:
@@ -141,6 +160,8 @@ def _ack(scope: IConstruct | None, rule: str, reason: str) -> None:
 
 
 def _cfn(construct: IConstruct) -> cdk.CfnElement:
+    if isinstance(construct, cdk.CfnElement):
+        return construct
     child = construct.node.default_child
     assert isinstance(child, cdk.CfnElement)
     return child

@@ -76,6 +76,8 @@ class Settings:
     # required = fail without one; off = sources only; docker = let CDK build in the SAM image.
     bytecode: BytecodeMode = "auto"
     kms: bool = False  # one customer-managed KMS key for the tables, secrets, log groups and alarm topic
+    audit_export: bool = False  # every request's log line to S3 via Firehose, with a Glue table for Athena
+    audit_retention_days: int = 400  # how long the audit bucket keeps a day's objects
 
     @property
     def vector_collection(self) -> bool:
@@ -125,6 +127,8 @@ class Settings:
             "account_concurrency": _number(node, "account_concurrency", int),
             "bytecode": _choice(node, "bytecode", BYTECODE_MODES),
             "kms": _flag(node, "kms"),
+            "audit_export": _flag(node, "audit_export"),
+            "audit_retention_days": _number(node, "audit_retention_days", int),
         }
         chosen: dict[str, Any] = {field: None if value is _UNRESERVED else value
                                   for field, value in given_values.items() if value is not None}
@@ -146,6 +150,8 @@ class Settings:
         for key, mb in (("gateway_memory_mb", self.gateway_memory_mb), ("admin_memory_mb", self.admin_memory_mb)):
             if not 128 <= mb <= 10240:
                 raise SettingsError(f"{key}: 128 to 10240")
+        if not 1 <= self.audit_retention_days <= 3650:
+            raise SettingsError("audit_retention_days: 1 to 3650")
         self._check_concurrency()
 
     def _check_concurrency(self) -> None:

@@ -3,7 +3,8 @@
 What each function may do (least privilege; the action lists are `infra/access.py`):
 - gateway: read Entities (GetItem, BatchGetItem); update Counters through its transactions and
   read them (UpdateItem, BatchGetItem); read and write Cache items (GetItem, PutItem); read its
-  own provider secrets (GetSecretValue); invoke the configured Bedrock models (and the default
+  own provider secrets (GetSecretValue); put budget alerts on the default event bus (PutEvents);
+  invoke the configured Bedrock models (and the default
   embedder when the semantic cache uses it); use its vector collection when there is one.
 - admin: manage Entities (GetItem, PutItem, UpdateItem, DeleteItem, Scan; Query on gsi1) and
   read Counters (GetItem, Query); nothing else.
@@ -30,6 +31,7 @@ from aigw.names import (
 from infra import access, bedrock, nag
 from infra.bytecode import Bytecode
 from infra.constructs.api import STAGE_NAME, Api
+from infra.constructs.audit import AuditExport
 from infra.constructs.data import Data
 from infra.constructs.functions import Functions
 from infra.constructs.keys import EncryptionKey
@@ -102,6 +104,12 @@ class GatewayStack(cdk.Stack):
             alarm_email=settings.alarm_email, encryption_key=key,
         )
 
+        self.audit: AuditExport | None = None
+        if settings.audit_export:
+            self.audit = AuditExport(self, "Audit", source=self.functions.log_groups["Gateway"],
+                                     retention_days=settings.audit_retention_days, log_retention=retention,
+                                     encryption_key=key)
+
         # ---- grants: everything either function may touch, and nothing else ----------------
         assert gateway.role is not None and admin.role is not None  # Functions gives each a role of its own
         for spec, actions in access.GATEWAY_TABLES.items():
@@ -118,6 +126,9 @@ class GatewayStack(cdk.Stack):
                 gateway.role.add_to_principal_policy(iam.PolicyStatement(
                     actions=list(access.KMS_DECRYPT), resources=[key.key_arn],
                     conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com"}}))
+        gateway.role.add_to_principal_policy(iam.PolicyStatement(
+            actions=list(access.PUT_EVENTS),
+            resources=[self.format_arn(service="events", resource="event-bus", resource_name="default")]))
         self.bedrock_resources = bedrock.model_arns(
             settings.bedrock_models, region=self.region, account=self.account, partition=self.partition)
         if self.bedrock_resources:
@@ -135,6 +146,12 @@ class GatewayStack(cdk.Stack):
             f"#dashboards:name={self.observability.dashboard.dashboard_name}"))
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.observability.topic.topic_arn,
                       description="subscribe to receive alarms")
+        if self.audit is not None:
+            cdk.CfnOutput(self, "AuditBucket", value=self.audit.bucket.bucket_name,
+                          description="the audit trail: requests/dt=YYYY-MM-DD/*.gz")
+            cdk.CfnOutput(self, "AuditAthena", value=f"{self.audit.database_name}.requests",
+                          description=f"query with: aws athena start-query-execution --work-group "
+                          f"{self.audit.workgroup.name} --query-string ...")
         if self.secrets.secrets:
             cdk.CfnOutput(self, "SecretNames", value=" ".join(
                 f"{settings.secret_prefix}{name}" for name in self.secrets.secrets),

@@ -58,6 +58,7 @@ class Functions(Construct):
     ) -> None:
         super().__init__(scope, id)
         self._encryption_key = encryption_key
+        self.log_groups: dict[str, logs.LogGroup] = {}
         code = function_code(code_dir, bytecode)
         self.gateway = self._function(
             "Gateway", code=code, handler=GATEWAY_HANDLER, layers=gateway_layers,
@@ -83,6 +84,7 @@ class Functions(Construct):
                   description: str) -> lambda_.Function:
         log_group = logs.LogGroup(self, f"{name}Logs", retention=log_retention, encryption_key=self._encryption_key,
                                   removal_policy=cdk.RemovalPolicy.DESTROY)
+        self.log_groups[name] = log_group
         role = iam.Role(self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                         description=f"aigw {name.lower()} function")
         function = lambda_.Function(

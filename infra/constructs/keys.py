@@ -9,8 +9,8 @@ every use, and the ability to revoke access to all the data at once by disabling
 One key for the stack, rotated yearly, kept when the stack is deleted (the retained tables need
 it). Principals get only the KMS actions their data calls need (`infra/access.py`); the two
 services that encrypt on their own behalf are let in by the key policy, each bound to this
-account: CloudWatch Logs (for this account's log groups) and CloudWatch alarms (to publish to
-the encrypted SNS topic).
+account: CloudWatch Logs (for this account's log groups), and CloudWatch alarms and EventBridge
+(to publish alarms and budget alerts to the encrypted SNS topic).
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ class EncryptionKey(Construct):
                                     f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"}},
         ))
         self.key.add_to_resource_policy(iam.PolicyStatement(
-            sid="CloudWatchAlarmsToTheAlarmTopic",
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            sid="AlarmsAndBudgetAlertsToTheAlarmTopic",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com"), iam.ServicePrincipal("events.amazonaws.com")],
             actions=ALARM_ACTIONS, resources=["*"],
             conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
         ))

@@ -96,8 +96,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "kms": "true",
         "gateway_reserved_concurrency": "300",
         "admin_reserved_concurrency": "none",
+        "audit_export": "true",
     },
-    "empty": {"config": CONFIGS / "empty.yaml"},
+    # nothing configured, but the audit trail on (with AWS-owned and S3-managed keys)
+    "empty": {"config": CONFIGS / "empty.yaml", "audit_export": "true", "audit_retention_days": "90"},
 }
 
 

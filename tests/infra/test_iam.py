@@ -51,6 +51,7 @@ def _logs(synth: Synth, function: IConstruct) -> str:
     return _arn(synth, log_group)
 
 
+DEFAULT_BUS = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"
 INVOKE = {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}
 EXAMPLE_MODELS = {  # examples/aigw.yaml's Bedrock deployments
     "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/amazon.nova-lite-v1:0": INVOKE,
@@ -70,6 +71,7 @@ def test_gateway_role_is_exactly_this(default: Synth) -> None:
         counters: {"dynamodb:UpdateItem", "dynamodb:BatchGetItem"},  # the Update items of its transactions; the view
         cache: {"dynamodb:GetItem", "dynamodb:PutItem"},  # cache/exact.py
         **{secret: {"secretsmanager:GetSecretValue"} for secret in _secret_refs(default)},
+        DEFAULT_BUS: {"events:PutEvents"},  # budget threshold alerts
         **EXAMPLE_MODELS,
     }
 

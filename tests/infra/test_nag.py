@@ -65,6 +65,6 @@ def test_checkov_findings_are_skipped_only_where_they_do_not_apply(default: Synt
     everywhere = {"CKV_AWS_59", "CKV_AWS_117", "CKV_AWS_116", "CKV_AWS_120"}
     assert set(_checkov_skips(default)) == everywhere | kms_findings  # reservations on: no CKV_AWS_115
     skipped = _checkov_skips(semantic)  # kms on; admin unreserved
-    assert set(skipped) == everywhere | {"CKV_AWS_115"}
+    assert set(skipped) == everywhere | {"CKV_AWS_115", "CKV_AWS_18"}  # and the audit bucket's access logs
     assert skipped["CKV_AWS_115"] == {semantic.id_of(semantic.stack.functions.admin)}
     assert len(_checkov_skips(default)["CKV_AWS_119"]) == 3 and len(_checkov_skips(default)["CKV_AWS_158"]) == 3
