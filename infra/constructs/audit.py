@@ -121,7 +121,7 @@ class AuditExport(Construct):
                     ]),
             ),
         )
-        self.stream.node.add_dependency(self.firehose_role)
+        self.stream.node.add_dependency(_policy_of(self.firehose_role))  # it writes only once allowed to
 
         self.logs_role = iam.Role(
             self, "LogsRole", description="aigw audit: CloudWatch Logs puts the request lines into Firehose",
@@ -134,7 +134,7 @@ class AuditExport(Construct):
         self.subscription = logs.CfnSubscriptionFilter(
             self, "Subscription", log_group_name=source.log_group_name, filter_pattern=REQUEST_FILTER,
             destination_arn=self.stream.attr_arn, role_arn=self.logs_role.role_arn)
-        self.subscription.node.add_dependency(self.logs_role)
+        self.subscription.node.add_dependency(_policy_of(self.logs_role))
 
         self.database_name = glue_name(stack.stack_name)
         self.database = glue.CfnDatabase(self, "Database", catalog_id=stack.account, database_input=glue.CfnDatabase.
@@ -179,6 +179,13 @@ class AuditExport(Construct):
                         kms_key=encryption_key.key_arn if encryption_key is not None else None)),
             ),
         )
+
+
+def _policy_of(role: iam.Role) -> Construct:
+    """The role's default policy: depending on the role itself would repeat the GetAtt's dependency."""
+    policy = role.node.find_child("DefaultPolicy")
+    assert isinstance(policy, Construct)
+    return policy
 
 
 def _processor(kind: str, **parameters: str) -> firehose.CfnDeliveryStream.ProcessorProperty:
