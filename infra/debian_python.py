@@ -112,9 +112,11 @@ def _fetch(root: Path, arch: str) -> None:
             f"-oDir::Etc={apt / 'etc'}", f"-oDir::Etc::sourcelist={apt / 'etc' / 'sources.list'}",
             f"-oDir::Etc::sourceparts={apt / 'etc' / 'sources.list.d'}", f"-oDir::State={apt}",
             f"-oDir::State::Lists={apt / 'lists'}", "-oDir::State::status=/dev/null", f"-oDir::Cache={apt / 'cache'}",
-            "-oAcquire::Languages=none", f"-oAPT::Architectures={arch}", "-oAPT::Sandbox::User=root",
+            "-oAcquire::Languages=none", f"-oAPT::Architectures={arch}",
             "-oDebug::NoLocking=1", "-oAcquire::Retries=3", "-oAcquire::http::Timeout=30",
         ]
+        if os.geteuid() == 0:  # apt would hand the download to its `_apt` user, who cannot write our dirs
+            options.append("-oAPT::Sandbox::User=root")
         update = _apt(["apt-get", *options, "update"], cwd=debs)
         if not list((apt / "lists").glob(f"*_dists_{SUITE}_*Packages*")):
             output = update.stdout + update.stderr
