@@ -103,3 +103,11 @@ def test_cdk_asset_ids_follow_the_lock(tmp_path: Path, monkeypatch: pytest.Monke
     assert _layer_s3_key(layer) == first
     layer.file.write_text(text.replace("six==1.17.0", "six==1.16.0"))
     assert _layer_s3_key(layer) != first
+
+
+def test_every_runtime_dependency_is_in_a_lambda_layer() -> None:
+    """A dependency added to [project].dependencies must ship to Lambda too (infra/deps.py LAYER_SETS)."""
+    project = tomllib.loads((deps.ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {deps.normalize(Requirement(r).name) for r in project["dependencies"]}
+    shipped = {deps.normalize(root) for layer in deps.LAYER_SETS for root in layer.roots}
+    assert runtime <= shipped, f"not in any layer: {sorted(runtime - shipped)}"
