@@ -9,11 +9,14 @@ gateway (internet-facing, so the smallest set):
 - Counters: UpdateItem (every item of admission's and settlement's TransactWriteItems is an Update,
   budgets/counters.py), BatchGetItem (the remaining-budget view, budgets/admission.py).
 - Cache: GetItem and PutItem (cache/exact.py). No Query or Scan: entries are found by their key only.
+- Responses: Query (one stored response's parts, by its key), PutItem, DeleteItem, BatchWriteItem
+  (parts past the first, written and deleted in batches; responses/store.py). No Scan.
 - its provider secrets: GetSecretValue only (Powertools SecretsProvider.get; no DescribeSecret).
+- the configured Bedrock guardrails: ApplyGuardrail (guardrails/bedrock.py).
 - the account's default event bus: PutEvents (budget threshold alerts, `aigw.budget.threshold`).
 admin (IAM-authorized control plane, admin/service.py and admin/spend.py):
 - Entities: GetItem, PutItem, UpdateItem, DeleteItem, Scan (listing teams); Query on its gsi1 index only.
-- Counters: GetItem (a budget's counters), Query (usage aggregates of one month).
+- Counters: BatchGetItem (a scope's counters, in one batch), Query (usage aggregates of one month).
 
 `tests/infra/test_iam.py` spells these lists out again, so changing one is a deliberate act in two places.
 """
@@ -25,26 +28,28 @@ from collections.abc import Sequence
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 
-from aigw.names import CACHE, COUNTERS, ENTITIES, GSI1, TableSpec
+from aigw.names import CACHE, COUNTERS, ENTITIES, GSI1, RESPONSES, TableSpec
 
 GET, BATCH_GET, PUT, UPDATE, DELETE = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
                                        "dynamodb:UpdateItem", "dynamodb:DeleteItem")
-QUERY, SCAN = "dynamodb:Query", "dynamodb:Scan"
-WRITES = frozenset({PUT, UPDATE, DELETE})
+QUERY, SCAN, BATCH_WRITE = "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchWriteItem"
+WRITES = frozenset({PUT, UPDATE, DELETE, BATCH_WRITE})
 
 GATEWAY_TABLES: dict[TableSpec, tuple[str, ...]] = {
     ENTITIES: (GET, BATCH_GET),
     COUNTERS: (UPDATE, BATCH_GET),
     CACHE: (GET, PUT),
+    RESPONSES: (QUERY, PUT, DELETE, BATCH_WRITE),
 }
 ADMIN_TABLES: dict[TableSpec, tuple[str, ...]] = {
     ENTITIES: (GET, PUT, UPDATE, DELETE, SCAN),
-    COUNTERS: (GET, QUERY),
+    COUNTERS: (BATCH_GET, QUERY),
 }
 # (table, index name) -> actions on that one index (never index/*)
 ADMIN_INDEXES: dict[tuple[TableSpec, str], tuple[str, ...]] = {(ENTITIES, GSI1): (QUERY,)}
 SECRET_READ: tuple[str, ...] = ("secretsmanager:GetSecretValue",)
 PUT_EVENTS: tuple[str, ...] = ("events:PutEvents",)
+APPLY_GUARDRAIL: tuple[str, ...] = ("bedrock:ApplyGuardrail",)
 BUDGET_ALERT_DETAIL_TYPE = "aigw.budget.threshold"  # what the stack routes to the alarm topic
 
 # With the opt-in customer-managed key (settings.kms): what a principal needs to use data encrypted

@@ -2,12 +2,13 @@
 
 What each function may do (least privilege; the action lists are `infra/access.py`):
 - gateway: read Entities (GetItem, BatchGetItem); update Counters through its transactions and
-  read them (UpdateItem, BatchGetItem); read and write Cache items (GetItem, PutItem); read its
+  read them (UpdateItem, BatchGetItem); read and write Cache items (GetItem, PutItem); store,
+  read and delete stored responses (Query, PutItem, DeleteItem, BatchWriteItem); read its
   own provider secrets (GetSecretValue); put budget alerts on the default event bus (PutEvents);
-  invoke the configured Bedrock models (and the default
+  apply the configured Bedrock guardrails; invoke the configured Bedrock models (and the default
   embedder when the semantic cache uses it); use its vector collection when there is one.
 - admin: manage Entities (GetItem, PutItem, UpdateItem, DeleteItem, Scan; Query on gsi1) and
-  read Counters (GetItem, Query); nothing else.
+  read Counters (BatchGetItem, Query); nothing else.
 Both also write their own log group and X-Ray traces; with `kms`, they may use the stack's key
 for exactly the data above.
 """
@@ -129,6 +130,11 @@ class GatewayStack(cdk.Stack):
         gateway.role.add_to_principal_policy(iam.PolicyStatement(
             actions=list(access.PUT_EVENTS),
             resources=[self.format_arn(service="events", resource="event-bus", resource_name="default")]))
+        self.guardrail_resources = bedrock.guardrail_arns(
+            config.bedrock_guardrails, region=self.region, account=self.account, partition=self.partition)
+        if self.guardrail_resources:
+            gateway.role.add_to_principal_policy(iam.PolicyStatement(actions=list(access.APPLY_GUARDRAIL),
+                                                                     resources=self.guardrail_resources))
         self.bedrock_resources = bedrock.model_arns(
             settings.bedrock_models, region=self.region, account=self.account, partition=self.partition)
         if self.bedrock_resources:

@@ -65,7 +65,7 @@ def _layer(uv: str, layer: LayerSet, ranges: dict[str, str], upgrade: bool) -> N
         _compile(uv, [str(roots), "--constraint", str(LOCK), "--python-version", PYTHON_VERSION,
                       "--python-platform", UV_PLATFORM, "--no-annotate"], resolved, upgrade)
         below = {pin.name for other in LAYER_SETS if other.name in layer.below for pin in parse(other.file.read_text())}
-        kept: list[str] = [f"# {layer.description}: the lock resolved for CPython {PYTHON_VERSION} on "
+        kept: list[str] = [f"# {layer.description}.\n# requirements.lock resolved for CPython {PYTHON_VERSION} on "
                            f"{UV_PLATFORM}, less the layers below ({', '.join(layer.below) or 'none'}).\n",
                            f"# Written by {COMMAND}; do not edit.\n"]
         block: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from aws_cdk.assertions import Match
 
@@ -113,9 +114,12 @@ def test_request_record_fields_are_all_columns() -> None:
 
     from aigw import observability
 
-    source = inspect.getsource(observability.request_record)
-    written = {line.split('"')[1] for line in source.splitlines() if line.strip().startswith('"')}
-    assert written <= {name for name, _ in COLUMNS}
+    written: set[str] = set()
+    for function in (observability.request_record, observability.refusal_record):
+        source = inspect.getsource(function)
+        written |= set(re.findall(r'"(\w+)": ', source))
+    assert len(written) > 25
+    assert written <= {name for name, _ in COLUMNS}, sorted(written - {name for name, _ in COLUMNS})
 
 
 def test_budget_alerts_reach_the_alarm_topic(default: Synth) -> None:

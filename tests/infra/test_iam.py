@@ -41,9 +41,10 @@ def _arn(synth: Synth, construct: IConstruct, attribute: str = "Arn") -> str:
     return f"${{{synth.id_of(construct)}.{attribute}}}"
 
 
-def _tables(synth: Synth) -> tuple[str, str, str]:
+def _tables(synth: Synth) -> tuple[str, str, str, str]:
     tables = synth.stack.data.tables
-    return _arn(synth, tables["Entities"]), _arn(synth, tables["Counters"]), _arn(synth, tables["Cache"])
+    return (_arn(synth, tables["Entities"]), _arn(synth, tables["Counters"]), _arn(synth, tables["Cache"]),
+            _arn(synth, tables["Responses"]))
 
 
 def _logs(synth: Synth, function: IConstruct) -> str:
@@ -63,13 +64,15 @@ EXAMPLE_MODELS = {  # examples/aigw.yaml's Bedrock deployments
 
 def test_gateway_role_is_exactly_this(default: Synth) -> None:
     """Every action the internet-facing role holds, per resource: an addition fails here until written down."""
-    entities, counters, cache = _tables(default)
+    entities, counters, cache, responses = _tables(default)
     assert _policy(default, GATEWAY_HANDLER) == {
         "*": XRAY,
         _logs(default, default.stack.functions.gateway): {"logs:CreateLogStream", "logs:PutLogEvents"},
         entities: {"dynamodb:GetItem", "dynamodb:BatchGetItem"},  # keys (auth/store.py), limits (budgets/scopes.py)
         counters: {"dynamodb:UpdateItem", "dynamodb:BatchGetItem"},  # the Update items of its transactions; the view
         cache: {"dynamodb:GetItem", "dynamodb:PutItem"},  # cache/exact.py
+        # stored responses, in parts (responses/store.py): read by key, written and deleted in batches
+        responses: {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"},
         **{secret: {"secretsmanager:GetSecretValue"} for secret in _secret_refs(default)},
         DEFAULT_BUS: {"events:PutEvents"},  # budget threshold alerts
         **EXAMPLE_MODELS,
@@ -77,14 +80,14 @@ def test_gateway_role_is_exactly_this(default: Synth) -> None:
 
 
 def test_admin_role_is_exactly_this(default: Synth) -> None:
-    entities, counters, _ = _tables(default)
+    entities, counters, _, _ = _tables(default)
     assert _policy(default, ADMIN_HANDLER) == {
         "*": XRAY,
         _logs(default, default.stack.functions.admin): {"logs:CreateLogStream", "logs:PutLogEvents"},
         entities: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                    "dynamodb:Scan"},
         f"{entities}/index/gsi1": {"dynamodb:Query"},  # keys of a team
-        counters: {"dynamodb:GetItem", "dynamodb:Query"},  # a budget's counters; a month's usage
+        counters: {"dynamodb:BatchGetItem", "dynamodb:Query"},  # a scope's counters in one batch; a month's usage
     }
 
 
@@ -185,3 +188,21 @@ def test_provider_names_are_not_mistaken_for_geographies() -> None:
         assert not bedrock.is_inference_profile(model_id)
     for model_id in ("us.amazon.nova-pro-v1:0", "apac.anthropic.claude-3-haiku-20240307-v1:0", "us-gov.x.y"):
         assert bedrock.is_inference_profile(model_id)
+
+
+def test_gateway_applies_exactly_the_configured_bedrock_guardrails(semantic: Synth, default: Synth) -> None:
+    policy = _policy(semantic, GATEWAY_HANDLER)
+    applied = {r for r, actions in policy.items() if "bedrock:ApplyGuardrail" in actions}
+    assert applied == {"arn:${AWS::Partition}:bedrock:eu-west-1:${AWS::AccountId}:guardrail/gr0abc123",
+                       "arn:aws:bedrock:us-east-1:123456789012:guardrail/gr9xyz"}
+    assert all(policy[r] == {"bedrock:ApplyGuardrail"} for r in applied)
+    assert not [r for r, actions in _policy(default, GATEWAY_HANDLER).items() if "bedrock:ApplyGuardrail" in actions]
+
+
+def test_guardrail_arns() -> None:
+    assert bedrock.guardrail_arns([(None, "abc"), ("us-west-2", "def"), (None, "arn:aws:bedrock:x:1:guardrail/g")],
+                                  region="eu-central-1", account="111122223333") == [
+        "arn:aws:bedrock:eu-central-1:111122223333:guardrail/abc",
+        "arn:aws:bedrock:us-west-2:111122223333:guardrail/def",
+        "arn:aws:bedrock:x:1:guardrail/g",
+    ]
