@@ -43,23 +43,20 @@ sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
 from infra import deps, python313  # noqa: E402
 from infra.bytecode import compile_tree  # noqa: E402
 
-NO_WARM_ENTRY = '''from aigw.config import load_config_file
-from aigw.gateway import build_services
-from aigw.http.app import create_app
+# The two variants are functions/gateway/main.py itself with the app built `warm=False`; the
+# second then starts the same warm-up in a thread (the lazy-init change proposed for the lead).
+WARM_CALL = "create_app(services)"
+BACKGROUND_WARM = '\nimport threading\n\nthreading.Thread(target=services.warm, name="warm", daemon=True).start()\n'
 
-app = create_app(build_services(load_config_file()), warm=False)
-'''
-# The lazy-init proposal: the same warm-up, started in a thread instead of awaited before readiness.
-BACKGROUND_WARM_ENTRY = '''import threading
 
-from aigw.config import load_config_file
-from aigw.gateway import build_services
-from aigw.http.app import create_app
+def entry_variants(main: str) -> tuple[str, str]:
+    """(no warm-up, warm-up in a thread) versions of the gateway's entry module."""
+    if WARM_CALL not in main:
+        raise SystemExit(f"functions/gateway/main.py no longer calls {WARM_CALL}: update bench/cold_start.py")
+    no_warm = main.replace(WARM_CALL, "create_app(services, warm=False)")
+    return no_warm, no_warm + BACKGROUND_WARM
 
-services = build_services(load_config_file())
-app = create_app(services, warm=False)
-threading.Thread(target=services.warm, name="warm", daemon=True).start()
-'''
+
 IMPORT_PROBE = ("import time; t, c = time.perf_counter(), time.process_time(); import main; "
                 "print(time.perf_counter() - t, time.process_time() - c)")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -182,8 +179,9 @@ def main() -> None:
         task, opt = (work / "var" / "task", work / "opt") if (work / "opt" / "python").exists() else lay_out(work)
         for stale in [*task.rglob("__pycache__"), *(opt / "python").rglob("__pycache__")]:
             shutil.rmtree(stale)
-        (task / "gateway" / "main_no_warm.py").write_text(NO_WARM_ENTRY)
-        (task / "gateway" / "main_bg_warm.py").write_text(BACKGROUND_WARM_ENTRY)
+        no_warm, background_warm = entry_variants((ROOT / "functions" / "gateway" / "main.py").read_text())
+        (task / "gateway" / "main_no_warm.py").write_text(no_warm)
+        (task / "gateway" / "main_bg_warm.py").write_text(background_warm)
         env = environment(task, opt, free_port())
         for variant in ("sources", "bytecode"):
             if variant == "bytecode":
