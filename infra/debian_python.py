@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from infra.python313 import Interpreter, RegistryUnreachable, Unavailable, probe
+from infra.interpreter import Interpreter, RegistryUnreachable, Unavailable, probe
 
 SUITE = "trixie"
 # The interpreter, its standard library, and what they link against (the loader comes with libc6):
