@@ -37,3 +37,11 @@ def model_arns(models: Iterable[tuple[str | None, str]], *, region: str, account
         else:
             arns.add(f"arn:{partition}:bedrock:{where}::foundation-model/{model_id}")
     return sorted(arns)
+
+
+def guardrail_arns(guardrails: Iterable[tuple[str | None, str]], *, region: str, account: str,
+                   partition: str = "aws") -> list[str]:
+    """IAM resources of `bedrock:ApplyGuardrail` for (region or None, guardrail id or ARN) pairs."""
+    return sorted({guardrail if guardrail.startswith("arn:") else
+                   f"arn:{partition}:bedrock:{where or region}:{account}:guardrail/{guardrail}"
+                   for where, guardrail in guardrails})

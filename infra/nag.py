@@ -1,8 +1,16 @@
-"""cdk-nag's AwsSolutions pack, and every finding we acknowledge with its reason, in one place.
+"""cdk-nag's AwsSolutions pack and checkov's CloudFormation checks: every finding we acknowledge,
+with its reason, in one place.
 
 cdk-nag 3 is a CDK policy-validation plugin: `enable(app)` makes `cdk synth` fail on any
 finding not acknowledged here. Wildcard findings (IAM5) are acknowledged one resource at a
 time, so a new wildcard anywhere fails the synth until someone writes down why it is needed.
+
+checkov reads skips from each resource's `Metadata.checkov.skip` (id + comment), which
+`acknowledge` writes for exactly the findings below; `checkov -f cdk.out/aigw.template.json`
+then reports them as skipped with these reasons (README, "Security review"). Findings fixed in
+the stack instead: reserved concurrency (CKV_AWS_115) by default; with `-c kms=true`,
+customer-managed encryption of tables, secrets, logs, the alarm topic and the functions'
+environment (CKV_AWS_119, 149, 158, 26, 173).
 """
 
 from __future__ import annotations
@@ -12,8 +20,6 @@ from typing import TYPE_CHECKING
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
-
-from aigw.names import TABLES
 
 if TYPE_CHECKING:
     from infra.stack import GatewayStack
@@ -25,6 +31,29 @@ VIRTUAL_KEYS = (
     "warm function; docs/DESIGN.md §3-4): an API Gateway authorizer would add a second Lambda hop per request "
     "to check the same thing. /health is a public liveness probe that reveals nothing."
 )
+
+
+KMS_OPT_IN = (
+    "Encrypted at rest with an AWS-owned key (no cost, no key to manage). A customer-managed key is opt-in "
+    "(-c kms=true; infra/constructs/keys.py): $1/month plus requests, worth it when key-level control is required."
+)
+CHECKOV: dict[str, str] = {
+    "CKV_AWS_59": VIRTUAL_KEYS,
+    "CKV_AWS_117": "No VPC: the functions call public provider APIs and AWS service endpoints with IAM; a VPC would "
+                   "need a NAT gateway (about $32/month per AZ at idle) for no isolation gain.",
+    "CKV_AWS_116": "Both functions are invoked synchronously by API Gateway (RequestResponse); a dead-letter queue "
+                   "only ever receives failed asynchronous invocations.",
+    "CKV_AWS_120": "API Gateway caching cannot apply: streamed integrations are never cached, answers are per "
+                   "virtual key and POST; the gateway keeps its own tenant-scoped exact and semantic cache.",
+    "CKV_AWS_173": "The environment holds only table names, the config path and the secret name prefix, never a "
+                   "credential (those are in Secrets Manager). " + KMS_OPT_IN,
+    "CKV_AWS_119": KMS_OPT_IN, "CKV_AWS_149": KMS_OPT_IN, "CKV_AWS_158": KMS_OPT_IN, "CKV_AWS_26": KMS_OPT_IN,
+    "CKV_AWS_18": "The audit bucket is written only by its Firehose stream and read through Athena; object-level "
+                  "access auditing belongs in CloudTrail S3 data events, not a second logging bucket.",
+    "CKV_AWS_145": KMS_OPT_IN, "CKV_AWS_241": KMS_OPT_IN,
+    "CKV_AWS_115": "Reserved concurrency turned off on purpose (-c <function>_reserved_concurrency=none), e.g. in an "
+                   "account whose Lambda quota is too small to reserve any (README, Blast radius).",
+}
 
 
 def enable(app: cdk.App) -> None:
@@ -49,11 +78,6 @@ def acknowledge(stack: GatewayStack) -> None:
              "and the runtime is tested on 3.13. Moving to a newer runtime moves the layer with it.")
         _ack(function.role, "IAM5[Resource::*]", "Only X-Ray's PutTraceSegments/PutTelemetryRecords (active "
              "tracing): X-Ray has no resource-level permissions. tests/infra checks that nothing else is on '*'.")
-        for spec in TABLES:
-            if spec.gsis:
-                table_id = stack.resolve(stack.get_logical_id(_cfn(stack.data.table(spec))))
-                _ack(function.role, f"IAM5[Resource::<{table_id}.Arn>/index/*]", f"Query on the {spec.logical_id} "
-                     "table's own global secondary indexes, whose ARNs are <table ARN>/index/<index name>.")
 
     for arn in stack.bedrock_resources:
         if "*" in arn:
@@ -78,6 +102,55 @@ def acknowledge(stack: GatewayStack) -> None:
         _ack(resource, "COG4", VIRTUAL_KEYS)
     _ack(api.admin, "COG4", "/admin uses IAM (SigV4) authorization: its callers are AWS principals "
          "(platform operators and their CI), not Cognito users.")
+    if stack.audit is not None:
+        audit = stack.audit
+        _ack(audit.bucket, "S1", "The audit bucket is written only by its Firehose stream and read through Athena; "
+             "server access logs would be a second bucket logging reads of the first. CloudTrail S3 data events "
+             "are the place for object-level access auditing where required.")
+        bucket_id = stack.resolve(stack.get_logical_id(_cfn(audit.bucket)))
+        for prefix in ("requests", "errors"):
+            _ack(audit.firehose_role, f"IAM5[Resource::<{bucket_id}.Arn>/{prefix}/*]", "Firehose writes new "
+                 f"objects under the audit bucket's {prefix}/ prefix, one per buffer: their keys are not known in "
+                 "advance. Only this bucket and prefix.")
+    acknowledge_checkov(stack)
+
+
+def acknowledge_checkov(stack: GatewayStack) -> None:
+    """Write checkov's skips onto exactly the resources each finding is about."""
+    functions, api, kms = stack.functions, stack.api, stack.settings.kms
+    for resource in (api.v1.node.find_child("{proxy+}").node.find_child("ANY"), api.health.node.find_child("GET")):
+        _skip(resource, "CKV_AWS_59")
+    _skip(api.stage, "CKV_AWS_120")
+    if stack.audit is not None:
+        _skip(stack.audit.bucket, "CKV_AWS_18")
+    for function in functions.all:
+        _skip(function, "CKV_AWS_117")
+        _skip(function, "CKV_AWS_116")
+        if function.node.default_child.reserved_concurrent_executions is None:  # type: ignore[union-attr]
+            _skip(function, "CKV_AWS_115")
+    if kms:
+        return
+    for function in functions.all:
+        _skip(function, "CKV_AWS_173")
+    for table in stack.data.tables.values():
+        _skip(table, "CKV_AWS_119")
+    for secret in stack.secrets.secrets.values():
+        _skip(secret, "CKV_AWS_149")
+    for log_group in (api.access_logs, *(functions.node.find_child(f"{f.node.id}Logs") for f in functions.all)):
+        _skip(log_group, "CKV_AWS_158")
+    _skip(stack.observability.topic, "CKV_AWS_26")
+    if stack.audit is not None:
+        _skip(stack.audit.errors, "CKV_AWS_158")
+        _skip(stack.audit.bucket, "CKV_AWS_145")
+        _skip(stack.audit.stream, "CKV_AWS_241")
+
+
+def _skip(construct: IConstruct, check: str) -> None:
+    resource = _cfn(construct)
+    assert isinstance(resource, cdk.CfnResource)
+    existing = resource.get_metadata("checkov") or {"skip": []}
+    existing["skip"].append({"id": check, "comment": CHECKOV[check]})
+    resource.add_metadata("checkov", existing)
 
 
 def _ack(scope: IConstruct | None, rule: str, reason: str) -> None:
@@ -87,6 +160,8 @@ def _ack(scope: IConstruct | None, rule: str, reason: str) -> None:
 
 
 def _cfn(construct: IConstruct) -> cdk.CfnElement:
+    if isinstance(construct, cdk.CfnElement):
+        return construct
     child = construct.node.default_child
     assert isinstance(child, cdk.CfnElement)
     return child

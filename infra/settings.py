@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from aigw.config import GatewayConfig, load_config_file
 from aigw.names import DEFAULT_SECRET_PREFIX
@@ -30,6 +30,14 @@ LOG_RETENTION_DAYS = {
     3653: "TEN_YEARS",
 }
 
+
+# Reserved concurrency (README, "Blast radius"): Lambda keeps at least this much of the account's
+# concurrency unreserved, so the stack's reservations must leave it.
+LAMBDA_MIN_UNRESERVED = 100
+DEFAULT_ACCOUNT_CONCURRENCY = 1000  # the default Lambda concurrency quota of an account and region
+BytecodeMode = Literal["auto", "required", "off", "docker"]
+BYTECODE_MODES: tuple[BytecodeMode, ...] = ("auto", "required", "off", "docker")
+UNRESERVED = ("none", "off", "unreserved")
 
 _N = TypeVar("_N", int, float)
 
@@ -58,6 +66,18 @@ class Settings:
     gateway_memory_mb: int = 1024
     admin_memory_mb: int = 512
     web_acl_arn: str | None = None  # an existing regional WAFv2 web ACL to associate with the stage
+    # Reserved concurrency: the most instances each function may run, and a floor no other function
+    # can take from it. None: unreserved (shares the account's pool; for accounts with a tiny quota).
+    gateway_reserved_concurrency: int | None = 200
+    admin_reserved_concurrency: int | None = 5
+    account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY  # the account's Lambda quota, for the check
+    # .pyc for the runtime's CPython in every layer and function asset (infra/bytecode.py):
+    # auto = compile when a CPython 3.13 can be found or fetched, else ship sources with a warning;
+    # required = fail without one; off = sources only; docker = let CDK build in the SAM image.
+    bytecode: BytecodeMode = "auto"
+    kms: bool = False  # one customer-managed KMS key for the tables, secrets, log groups and alarm topic
+    audit_export: bool = False  # every request's log line to S3 via Firehose, with a Glue table for Athena
+    audit_retention_days: int = 400  # how long the audit bucket keeps a day's objects
 
     @property
     def vector_collection(self) -> bool:
@@ -102,9 +122,17 @@ class Settings:
             "gateway_memory_mb": _number(node, "gateway_memory_mb", int),
             "admin_memory_mb": _number(node, "admin_memory_mb", int),
             "web_acl_arn": _text(node, "web_acl_arn"),
+            "gateway_reserved_concurrency": _reservation(node, "gateway_reserved_concurrency"),
+            "admin_reserved_concurrency": _reservation(node, "admin_reserved_concurrency"),
+            "account_concurrency": _number(node, "account_concurrency", int),
+            "bytecode": _choice(node, "bytecode", BYTECODE_MODES),
+            "kms": _flag(node, "kms"),
+            "audit_export": _flag(node, "audit_export"),
+            "audit_retention_days": _number(node, "audit_retention_days", int),
         }
-        settings = cls(config=config, config_path=path,
-                       **{field: value for field, value in given_values.items() if value is not None})
+        chosen: dict[str, Any] = {field: None if value is _UNRESERVED else value
+                                  for field, value in given_values.items() if value is not None}
+        settings = cls(config=config, config_path=path, **chosen)
         settings.check()
         return settings
 
@@ -122,6 +150,48 @@ class Settings:
         for key, mb in (("gateway_memory_mb", self.gateway_memory_mb), ("admin_memory_mb", self.admin_memory_mb)):
             if not 128 <= mb <= 10240:
                 raise SettingsError(f"{key}: 128 to 10240")
+        if not 1 <= self.audit_retention_days <= 3650:
+            raise SettingsError("audit_retention_days: 1 to 3650")
+        self._check_concurrency()
+
+    def _check_concurrency(self) -> None:
+        reserved = 0
+        for key, count in (("gateway_reserved_concurrency", self.gateway_reserved_concurrency),
+                           ("admin_reserved_concurrency", self.admin_reserved_concurrency)):
+            if count is not None and count < 1:
+                raise SettingsError(f"{key}: at least 1 (0 would stop the function), or 'none' for unreserved")
+            reserved += count or 0
+        room = self.account_concurrency - LAMBDA_MIN_UNRESERVED
+        if reserved > room:
+            raise SettingsError(
+                f"gateway_reserved_concurrency + admin_reserved_concurrency = {reserved}, but Lambda keeps "
+                f"{LAMBDA_MIN_UNRESERVED} of the account's {self.account_concurrency} unreserved: at most {room} "
+                "(raise the quota and set account_concurrency, or lower the reservations)")
+        if self.bytecode not in BYTECODE_MODES:
+            raise SettingsError(f"bytecode: one of {', '.join(BYTECODE_MODES)}")
+
+
+class _Unreserved:
+    """Marks a reservation explicitly turned off (`-c gateway_reserved_concurrency=none`)."""
+
+
+_UNRESERVED = _Unreserved()
+
+
+def _reservation(node: _ContextReader, key: str) -> int | _Unreserved | None:
+    value = node.try_get_context(key)
+    if isinstance(value, str) and value.strip().lower() in UNRESERVED:
+        return _UNRESERVED
+    return _number(node, key, int)
+
+
+def _choice(node: _ContextReader, key: str, choices: tuple[BytecodeMode, ...]) -> BytecodeMode | None:
+    value = _text(node, key)
+    if value is None:
+        return None
+    if value not in choices:
+        raise SettingsError(f"{key}: one of {', '.join(choices)}, not {value!r}")
+    return value
 
 
 def _text(node: _ContextReader, key: str) -> str | None:

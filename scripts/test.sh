@@ -9,7 +9,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[test,infra]'
+# Exactly the locked set (hash-checked; scripts/lock.py writes it), then the project itself on top.
+.venv/bin/python -m pip install -q --require-hashes -r requirements.lock
+.venv/bin/python -m pip install -q --no-deps -e .
 
 # The CDK CLI for the synth test (2.1148.x reads the assemblies aws-cdk-lib 2.2xx writes).
 if [ ! -x node_modules/.bin/cdk ]; then

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
@@ -48,9 +49,10 @@ class Api(Construct):
         throttle_burst_limit: int,
         log_retention: logs.RetentionDays,
         web_acl_arn: str | None = None,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, id)
-        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention,
+        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention, encryption_key=encryption_key,
                                          removal_policy=cdk.RemovalPolicy.DESTROY)
         self.rest_api = apigateway.RestApi(
             self, "RestApi",

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from aigw.names import PK, SK, TABLES, TableSpec
 
 
 class Data(Construct):
-    """One on-demand table per spec: string pk/sk, PITR, TTL, kept when the stack is deleted."""
+    """One on-demand table per spec: string pk/sk, PITR, TTL, kept when the stack is deleted;
+    encrypted with an AWS-owned key, or with `encryption_key` (the opt-in customer-managed one)."""
 
-    def __init__(self, scope: Construct, id: str, *, specs: tuple[TableSpec, ...] = TABLES) -> None:
+    def __init__(self, scope: Construct, id: str, *, specs: tuple[TableSpec, ...] = TABLES,
+                 encryption_key: kms.IKey | None = None) -> None:
         super().__init__(scope, id)
         self._specs = specs
+        self._encryption_key = encryption_key
         self.tables: dict[str, dynamodb.Table] = {spec.logical_id: self._table(spec) for spec in specs}
 
     def table(self, spec: TableSpec) -> dynamodb.Table:
@@ -35,6 +39,9 @@ class Data(Construct):
                 point_in_time_recovery_enabled=True),
             time_to_live_attribute=spec.ttl_attribute,
             removal_policy=cdk.RemovalPolicy.RETAIN,
+            encryption=(dynamodb.TableEncryption.CUSTOMER_MANAGED if self._encryption_key is not None
+                        else dynamodb.TableEncryption.DEFAULT),
+            encryption_key=self._encryption_key,
         )
         for index_name, pk, sk in spec.gsis:
             table.add_global_secondary_index(

@@ -13,6 +13,9 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -38,6 +41,7 @@ from aigw.names import (
     METRIC_TIME_TO_FIRST_TOKEN,
     METRICS_NAMESPACE,
 )
+from infra.access import BUDGET_ALERT_DETAIL_TYPE
 
 FIVE_MINUTES = cdk.Duration.minutes(5)
 ONE_HOUR = cdk.Duration.hours(1)
@@ -77,11 +81,26 @@ class Observability(Construct):
         admin: lambda_.Function,
         spend_alarm_usd_per_hour: float,
         alarm_email: str | None = None,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, id)
-        self.topic = sns.Topic(self, "Alarms", display_name="aigw alarms", enforce_ssl=True)
+        self.topic = sns.Topic(self, "Alarms", display_name="aigw alarms", enforce_ssl=True, master_key=encryption_key)
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+
+        # Budget threshold alerts: the gateway puts one event per threshold per period on the default
+        # bus; this rule turns each into a message on the alarm topic (email, or Slack via AWS Chatbot).
+        self.budget_alerts = events.Rule(
+            self, "BudgetAlerts", description="aigw budget threshold alerts to the alarm topic",
+            event_pattern=events.EventPattern(detail_type=[BUDGET_ALERT_DETAIL_TYPE]),
+            targets=[targets.SnsTopic(self.topic, message=events.RuleTargetInput.from_text(
+                f"aigw budget alert: {events.EventField.from_path('$.detail.scope')} "
+                f"{events.EventField.from_path('$.detail.id')} crossed "
+                f"{events.EventField.from_path('$.detail.threshold')}% of its "
+                f"{events.EventField.from_path('$.detail.period')} budget: spent "
+                f"{events.EventField.from_path('$.detail.spent')} of "
+                f"{events.EventField.from_path('$.detail.limit')}."))],
+        )
 
         api_dimensions = {"ApiName": api_name, "Stage": stage_name}
 

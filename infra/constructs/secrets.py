@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -18,14 +19,17 @@ PLACEHOLDER_KEY = "placeholder"
 
 
 class ProviderSecrets(Construct):
-    def __init__(self, scope: Construct, id: str, *, credential_names: list[str], prefix: str) -> None:
+    def __init__(self, scope: Construct, id: str, *, credential_names: list[str], prefix: str,
+                 encryption_key: kms.IKey | None = None) -> None:
         super().__init__(scope, id)
         self.prefix = prefix
+        self.encryption_key = encryption_key
         self.secrets: dict[str, secretsmanager.Secret] = {
             name: secretsmanager.Secret(
                 self, name,
                 secret_name=f"{prefix}{name}",
                 description=f"aigw provider credential '{name}': set {{\"api_key\": \"...\"}} after deploy",
+                encryption_key=encryption_key,
                 generate_secret_string=secretsmanager.SecretStringGenerator(
                     secret_string_template=PLACEHOLDER_TEMPLATE,
                     generate_string_key=PLACEHOLDER_KEY,

@@ -2,7 +2,8 @@
 
 Each variant is built by `app.build`, exactly as `cdk synth` builds it, with the context of
 `cdk.json` (feature flags included) plus the variant's own. The dependency layer is a
-placeholder here (`skip_deps_bundling`); `test_synth.py` builds the real one.
+placeholder here (`skip_deps_bundling`) and the code ships as sources (`bytecode=off`);
+`test_synth.py` builds the real thing.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class Synth:
 
 def synthesize(outdir: Path, config: Path, **context: Any) -> Synth:
     base = json.loads((ROOT / "cdk.json").read_text())["context"]
-    app = cdk.App(outdir=str(outdir), context={**base, "config": str(config), "skip_deps_bundling": True, **context})
+    app = cdk.App(outdir=str(outdir), context={**base, "config": str(config), "skip_deps_bundling": True,
+                                                "bytecode": "off", **context})
     stack = build(app)
     template = Template.from_stack(stack)
     return Synth(app, stack, template, stack.settings, outdir)
@@ -91,8 +93,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "throttle_rate_limit": "25",
         "throttle_burst_limit": "50",
         "secret_prefix": "aigw-test/",
+        "kms": "true",
+        "gateway_reserved_concurrency": "300",
+        "admin_reserved_concurrency": "none",
+        "audit_export": "true",
     },
-    "empty": {"config": CONFIGS / "empty.yaml"},
+    # nothing configured, but the audit trail on (with AWS-owned and S3-managed keys)
+    "empty": {"config": CONFIGS / "empty.yaml", "audit_export": "true", "audit_retention_days": "90"},
 }
 
 

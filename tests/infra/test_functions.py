@@ -42,7 +42,11 @@ def test_gateway_runs_under_lambda_web_adapter_in_stream_mode(default: Synth) ->
     assert props["Timeout"] == 900
     layers = [flatten(layer) for layer in props["Layers"]]
     assert "arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerArm64:26" in layers
-    assert len(layers) == 4  # web adapter, dependencies, tiktoken, config
+    ours = {f"${{{default.id_of(layer)}}}" for layer in (
+        default.stack.layers.base, default.stack.layers.gateway_dependencies, default.stack.layers.tiktoken,
+        default.stack.layers.config)}
+    assert set(layers) - ours == {"arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerArm64:26"}
+    assert len(layers) == 5  # Lambda's maximum: web adapter, base and gateway dependencies, tiktoken, config
 
 
 def test_web_adapter_layer_is_overridable(semantic: Synth) -> None:
@@ -56,7 +60,10 @@ def test_admin_is_a_plain_handler(default: Synth) -> None:
     env = props["Environment"]["Variables"]
     assert "AWS_LAMBDA_EXEC_WRAPPER" not in env and "PYTHONPATH" not in env
     assert TIKTOKEN_CACHE_ENV not in env
-    assert len(props["Layers"]) == 2  # dependencies, config
+    # the base dependencies and the config only: no uvicorn, uvloop, httpx or tiktoken
+    assert sorted(props["Layers"], key=str) == sorted(
+        ({"Ref": default.id_of(default.stack.layers.base)}, {"Ref": default.id_of(default.stack.layers.config)}),
+        key=str)
 
 
 def test_environment_names_the_tables_config_and_secrets(default: Synth) -> None:
@@ -112,3 +119,25 @@ def test_roles_have_no_managed_policies(default: Synth) -> None:
         _, props = function(default, handler)
         role = default.json["Resources"][props["Role"]["Fn::GetAtt"][0]]["Properties"]
         assert "ManagedPolicyArns" not in role
+
+
+def test_reserved_concurrency_bounds_each_function(default: Synth, semantic: Synth) -> None:
+    assert function(default, GATEWAY_HANDLER)[1]["ReservedConcurrentExecutions"] == 200
+    assert function(default, ADMIN_HANDLER)[1]["ReservedConcurrentExecutions"] == 5
+    assert function(semantic, GATEWAY_HANDLER)[1]["ReservedConcurrentExecutions"] == 300
+    assert "ReservedConcurrentExecutions" not in function(semantic, ADMIN_HANDLER)[1]  # -c ...=none
+
+
+def test_with_kms_everything_at_rest_uses_the_stack_key(semantic: Synth, default: Synth) -> None:
+    assert semantic.stack.encryption is not None
+    key = {"Fn::GetAtt": [semantic.id_of(semantic.stack.encryption.key), "Arn"]}
+    semantic.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    semantic.template.all_resources_properties("AWS::DynamoDB::Table", {
+        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key}})
+    semantic.template.all_resources_properties("AWS::SecretsManager::Secret", {"KmsKeyId": key})
+    semantic.template.all_resources_properties("AWS::Logs::LogGroup", {"KmsKeyId": key})
+    semantic.template.all_resources_properties("AWS::SNS::Topic", {"KmsMasterKeyId": key})
+    semantic.template.all_resources_properties("AWS::Lambda::Function", {"KmsKeyArn": key})
+    default.template.resource_count_is("AWS::KMS::Key", 0)
+    for resource in default.resources("AWS::DynamoDB::Table").values():
+        assert "KMSMasterKeyId" not in resource["Properties"].get("SSESpecification", {})

@@ -48,3 +48,24 @@ def test_the_app_synth_runs_the_pack(default: Synth) -> None:
     default.app.synth()  # raises ValidationFailed if the plugin reports a violation
     report = (default.outdir / "validation-report.json").read_text()
     assert '"conclusion": "failure"' not in report
+
+
+def _checkov_skips(synth: Synth) -> dict[str, set[str]]:
+    """check id -> logical ids of the resources that skip it (checkov reads Metadata.checkov.skip)."""
+    skips: dict[str, set[str]] = {}
+    for logical_id, resource in synth.json["Resources"].items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert skip["comment"] == nag.CHECKOV[skip["id"]] and len(skip["comment"]) >= 40
+            skips.setdefault(skip["id"], set()).add(logical_id)
+    return skips
+
+
+def test_checkov_findings_are_skipped_only_where_they_do_not_apply(default: Synth, semantic: Synth) -> None:
+    kms_findings = {"CKV_AWS_119", "CKV_AWS_149", "CKV_AWS_158", "CKV_AWS_26", "CKV_AWS_173"}
+    everywhere = {"CKV_AWS_59", "CKV_AWS_117", "CKV_AWS_116", "CKV_AWS_120"}
+    assert set(_checkov_skips(default)) == everywhere | kms_findings  # reservations on: no CKV_AWS_115
+    skipped = _checkov_skips(semantic)  # kms on; admin unreserved
+    assert set(skipped) == everywhere | {"CKV_AWS_115", "CKV_AWS_18"}  # and the audit bucket's access logs
+    assert skipped["CKV_AWS_115"] == {semantic.id_of(semantic.stack.functions.admin)}
+    assert len(_checkov_skips(default)["CKV_AWS_119"]) == len(default.stack.data.tables) == 4
+    assert len(_checkov_skips(default)["CKV_AWS_158"]) == 3

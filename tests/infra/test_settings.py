@@ -84,3 +84,34 @@ def test_app_py_exits_with_the_config_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "aigw: invalid config: models.0.deployments.0.provider" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_reserved_concurrency_defaults_leave_the_account_room(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    assert (settings.gateway_reserved_concurrency, settings.admin_reserved_concurrency) == (200, 5)
+    assert settings.account_concurrency - 200 - 5 >= 100  # Lambda keeps 100 unreserved
+    off = _settings(tmp_path, gateway_reserved_concurrency="none", admin_reserved_concurrency="OFF")
+    assert (off.gateway_reserved_concurrency, off.admin_reserved_concurrency) == (None, None)
+    assert _settings(tmp_path, gateway_reserved_concurrency="850").gateway_reserved_concurrency == 850
+
+
+@pytest.mark.parametrize(("context", "message"), [
+    ({"gateway_reserved_concurrency": "0"}, "at least 1"),
+    ({"admin_reserved_concurrency": "-3"}, "at least 1"),
+    ({"gateway_reserved_concurrency": "900"}, "at most 900"),
+    ({"gateway_reserved_concurrency": "5000", "account_concurrency": "5000"}, "at most 4900"),
+    ({"gateway_reserved_concurrency": "many"}, "a number"),
+    ({"bytecode": "sometimes"}, "bytecode: one of auto, required, off, docker"),
+    ({"kms": "maybe"}, "kms: true or false"),
+])
+def test_bad_concurrency_bytecode_and_kms_values_are_refused(tmp_path: Path, context: dict[str, str],
+                                                             message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        _settings(tmp_path, **context)
+
+
+def test_bytecode_and_kms_from_context(tmp_path: Path) -> None:
+    assert _settings(tmp_path).bytecode == "auto" and _settings(tmp_path).kms is False
+    settings = _settings(tmp_path, bytecode="required", kms="true", account_concurrency="3000",
+                         gateway_reserved_concurrency="2000")
+    assert (settings.bytecode, settings.kms, settings.gateway_reserved_concurrency) == ("required", True, 2000)
