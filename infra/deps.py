@@ -6,10 +6,9 @@ same lock resolved for the Lambda target (CPython 3.13, manylinux aarch64) and c
 function imports; `scripts/lock.py` writes all three, and `tests/infra/test_lock.py` checks that
 every layer pin is the lock's pin. Only this module decides what goes where:
 
-- base (both functions): pydantic, boto3, Powertools, starlette (the admin function imports
-  `aigw.admin.routes` for `guardrails_of`, which imports starlette) and what they pull in;
-- gateway (the gateway only, on top of base): httpx, tiktoken, uvicorn, uvloop, httptools,
-  PyYAML and what they pull in beyond base. The admin function carries none of these.
+- base (both functions): pydantic, boto3, Powertools and what they pull in;
+- gateway (the gateway only, on top of base): Starlette, httpx, tiktoken, uvicorn, uvloop,
+  httptools, PyYAML and what they pull in beyond base. The admin function carries none of these.
 `tests/infra/test_layer_imports.py` runs each function with only its layers importable.
 
 A layer's asset hash is the hash of its locked set (names, versions, hashes) plus the target
@@ -47,10 +46,10 @@ class LayerSet:
         return LAYER_DIR / f"{self.name}.txt"
 
 
-BASE = LayerSet("base", ("pydantic", "boto3", "aws-lambda-powertools", "starlette"),
-                "aigw base dependencies: pydantic, boto3, Powertools, starlette")
-GATEWAY = LayerSet("gateway", ("httpx", "tiktoken", "uvicorn", "uvloop", "httptools", "pyyaml"),
-                   "aigw gateway dependencies: httpx, tiktoken, uvicorn, uvloop", below=("base",))
+BASE = LayerSet("base", ("pydantic", "boto3", "aws-lambda-powertools"),
+                "aigw base dependencies: pydantic, boto3, Powertools")
+GATEWAY = LayerSet("gateway", ("starlette", "httpx", "tiktoken", "uvicorn", "uvloop", "httptools", "pyyaml"),
+                   "aigw gateway dependencies: starlette, httpx, tiktoken, uvicorn, uvloop", below=("base",))
 LAYER_SETS: tuple[LayerSet, ...] = (BASE, GATEWAY)
 
 

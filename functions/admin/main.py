@@ -42,8 +42,8 @@ def _guardrails() -> Any:
     path = os.environ.get(ENV_CONFIG_PATH)
     if not path or not os.path.exists(path):
         return None
-    from aigw.admin.routes import guardrails_of
     from aigw.config import load_config_file
+    from aigw.guardrails.policy import guardrails_of
 
     return guardrails_of(load_config_file(path))
 

@@ -6,6 +6,7 @@ Every handle is a named, injectable field: tests and the local runner pass their
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,12 +24,16 @@ class AwsResources:
     bedrock_runtime: Any = None  # an injected bedrock-runtime client, used for every region (tests)
     _tables: dict[str, Any] = field(default_factory=dict, repr=False)
     _bedrock: dict[str | None, Any] = field(default_factory=dict, repr=False)
+    # The startup warm-up runs in a thread beside the first requests: handles are made once.
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def dynamodb_resource(self) -> Any:
         if self.dynamodb is None:
-            import boto3
+            with self._lock:
+                if self.dynamodb is None:
+                    import boto3
 
-            self.dynamodb = boto3.resource("dynamodb")
+                    self.dynamodb = boto3.resource("dynamodb")
         return self.dynamodb
 
     def dynamodb_client(self) -> Any:
@@ -36,14 +41,18 @@ class AwsResources:
 
     def table(self, spec: TableSpec) -> Any:
         if spec.logical_id not in self._tables:
-            self._tables[spec.logical_id] = self.dynamodb_resource().Table(table_name(spec))
+            with self._lock:
+                if spec.logical_id not in self._tables:
+                    self._tables[spec.logical_id] = self.dynamodb_resource().Table(table_name(spec))
         return self._tables[spec.logical_id]
 
     def secrets_client(self) -> Any:
         if self.secrets is None:
-            import boto3
+            with self._lock:
+                if self.secrets is None:
+                    import boto3
 
-            self.secrets = boto3.client("secretsmanager")
+                    self.secrets = boto3.client("secretsmanager")
         return self.secrets
 
     def bedrock_runtime_client(self, region: str | None = None) -> Any:
@@ -51,7 +60,9 @@ class AwsResources:
         if self.bedrock_runtime is not None:
             return self.bedrock_runtime
         if region not in self._bedrock:
-            import boto3
+            with self._lock:
+                if region not in self._bedrock:
+                    import boto3
 
-            self._bedrock[region] = boto3.client("bedrock-runtime", region_name=region)
+                    self._bedrock[region] = boto3.client("bedrock-runtime", region_name=region)
         return self._bedrock[region]

@@ -43,7 +43,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("cache_write_tokens", "bigint"), ("reasoning_tokens", "bigint"), ("usage_estimated", "boolean"),
     ("cost_usd", "double"), ("latency_ms", "double"), ("ttft_ms", "double"), ("overhead_ms", "double"),
     ("cache", "string"), ("retries", "int"), ("path", "array<string>"), ("disconnected", "boolean"),
-    ("error_code", "string"), ("stopped_by", "string"), ("route", "string"),  # route: refused before the pipeline
+    ("error_code", "string"), ("error_detail", "string"), ("stopped_by", "string"),
+    ("route", "string"),  # route: refused before the pipeline
     ("refused_scope", "string"), ("cache_similarity", "double"),  # stage fields (ctx.log_for)
 )
 

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from aigw.admin.api import ROUTES, ApiRequest, ApiResponse, Handler, dispatch, error, json_default
 from aigw.admin.service import AdminService
+from aigw.guardrails.policy import guardrails_of
 from aigw.names import COUNTERS, ENTITIES, ENV_ADMIN_TOKEN
 
 
@@ -66,15 +67,7 @@ def service_for(services: Any) -> AdminService:
                         guardrails=guardrails_of(services.config))
 
 
-def guardrails_of(config: Any) -> Any:
-    """Which guardrails apply to a key, from the gateway's config (shown by `aigw keys show`)."""
-    from aigw.guardrails.policy import key_guardrails
-
-    def of(record: Any) -> dict[str, Any]:
-        return key_guardrails(config.guardrails, config.policies, team=record.team_id, project=record.project,
-                              key_id=record.key_id)
-
-    return of
+__all__ = ["admin_routes", "guardrails_of", "local_routes", "service_for"]
 
 
 def local_routes(services: Any, local: Any = None) -> list[Route]:

@@ -10,7 +10,7 @@ a guardrail off.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aigw.guardrails.config import GuardrailConfig, PoliciesConfig
@@ -43,3 +43,13 @@ def key_guardrails(guardrails: Sequence[GuardrailConfig], policies: PoliciesConf
         if extra:
             by_model[pattern] = extra
     return {"always": always, "by_model": by_model}
+
+
+def guardrails_of(config: Any) -> Callable[[Any], dict[str, Any]]:
+    """Which guardrails apply to a key record, from a gateway config (for the admin views)."""
+
+    def of(record: Any) -> dict[str, Any]:
+        return key_guardrails(config.guardrails, config.policies, team=record.team_id, project=record.project,
+                              key_id=record.key_id)
+
+    return of

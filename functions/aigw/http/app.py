@@ -64,9 +64,14 @@ def create_app(services: Services, *, extra_routes: list[RouteFactory] | None = 
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        if warm:
-            await asyncio.to_thread(services.warm)
+        # The warm-up (boto3 handles, tokenizer, stage models) runs beside the first requests
+        # instead of before readiness: a cold start is ready sooner, and a request that needs a
+        # handle first simply makes it (AwsResources is thread-safe).
+        warming = asyncio.create_task(asyncio.to_thread(services.warm)) if warm else None
         yield
+        if warming is not None:
+            with contextlib.suppress(Exception):
+                await warming
         await services.aclose()
 
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -52,7 +52,7 @@ def loads(data: str | bytes) -> Any:
     """JSON as upstreams send it, made safe to render. `NaN` and `Infinity` are not JSON, but
     Python reads them as floats no response encoder accepts (a 500 at render time): they become
     the strings "NaN" / "Infinity", which every encoder writes and no token count accepts. A lone
-    surrogate escape (`"\ud800"`) cannot be encoded as UTF-8: it becomes U+FFFD."""
+    surrogate escape (`"\\ud800"`) cannot be encoded as UTF-8: it becomes U+FFFD."""
     value = json.loads(data, parse_constant=str)
     found = _SURROGATE_BYTES.search(data) if isinstance(data, bytes) else _SURROGATE.search(data)
     if found:  # rare: walk only then

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from aigw.admin.routes import guardrails_of
 from aigw.auth.records import KeyRecord
 from aigw.config import load_config
+from aigw.guardrails.policy import guardrails_of
 
 CONFIG = load_config({
     "guardrails": [{"name": "secrets", "type": "secrets", "action": "block"},
