@@ -27,6 +27,7 @@ from typing import Any
 
 EXT = "/2020-01-01/extension"
 RUNTIME = "/2018-06-01/runtime"
+TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:aigw-gateway"
 
 
@@ -70,8 +71,7 @@ class FakeLambda:
         for ext in self.extensions.values():
             if "INVOKE" in ext.events:
                 ext.inbox.put({"eventType": "INVOKE", "deadlineMs": deadline_ms, "requestId": request_id,
-                               "invokedFunctionArn": ARN, "tracing": {"type": "X-Amzn-Trace-Id",
-                                                                      "value": "Root=1-5759e988-bd862e3fe1be46a994272793"}})
+                               "invokedFunctionArn": ARN, "tracing": {"type": "X-Amzn-Trace-Id", "value": TRACE}})
         self.invocations.put((request_id, json.dumps(payload).encode(), deadline_ms))
         return request_id
 
