@@ -18,11 +18,14 @@ import pytest
 
 from aigw.budgets.spec import Budget
 from aigw.config import load_config
+from aigw.errors import UpstreamError
 from aigw.gateway import build_services
 from aigw.http.app import create_app
 from aigw.lambda_ext import install
 from aigw.local.environment import create_key, serve_in_thread
 from aigw.observability import Observer
+from aigw.providers.base import ChatCall, ChatResult
+from aigw.providers.mock import MockProvider
 from tests.fakes.lambda_runtime import RUNTIME, FakeLambda
 from tests.functional.budgets.helpers import put_scope_limits
 
@@ -56,10 +59,19 @@ def fake_lambda(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLambda]:
     fake.stop()
 
 
-def gateway(local_aws: Any, *, settle_after_response: bool) -> tuple[Any, SlowSettlement, str, list[dict[str, Any]]]:
+class Refusing(MockProvider):
+    """An upstream that answers 400: the reservation is released (settled at zero)."""
+
+    async def complete(self, call: ChatCall) -> ChatResult:
+        raise UpstreamError("the upstream refused the request", status=400, upstream_status=400)
+
+
+def gateway(local_aws: Any, *, settle_after_response: bool,
+            **kwargs: Any) -> tuple[Any, SlowSettlement, str, list[dict[str, Any]]]:
     records: list[dict[str, Any]] = []
     config = {"models": MODELS, "settings": {"settle_after_response": settle_after_response}}
-    services = build_services(load_config(config), aws=local_aws.aws, observer=Observer(sink=records.append))
+    services = build_services(load_config(config), aws=local_aws.aws, observer=Observer(sink=records.append),
+                              **kwargs)
     admission = next(s for s in services.pipeline.stages if s.name == "admission")
     slow = SlowSettlement(admission.admission.store)  # type: ignore[attr-defined]
     server = serve_in_thread(install(create_app(services), services.config.settings))
@@ -143,5 +155,22 @@ def test_without_the_lambda_header_the_next_request_releases_the_invocation(
         released = fake_lambda.wait_extension_next(2)
         assert done.wait(5)
         assert slow.done and released >= slow.done[0]
+    finally:
+        server.stop()
+
+
+def test_an_upstream_error_is_answered_first_and_its_reservation_still_released(
+        local_aws: Any, fake_lambda: FakeLambda) -> None:
+    server, slow, key, records = gateway(local_aws, settle_after_response=True, providers={"mock": Refusing()})
+    try:
+        fake_lambda.wait_extension_next(1)
+        for n in range(2):
+            _, latency, answer = lwa_invoke(fake_lambda, server.url, key)
+            assert answer.status_code == 400 and answer.json()["error"]["message"]
+            assert len(slow.done) == n
+            assert n == 0 or latency < SLOW_S
+            released = fake_lambda.wait_extension_next(n + 2)
+            assert len(slow.done) == n + 1 and released >= slow.done[-1]
+        assert records[-1]["status"] == 400 and records[-1]["charged_usd"] == "0"
     finally:
         server.stop()
