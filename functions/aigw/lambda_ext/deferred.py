@@ -14,6 +14,7 @@ because a frozen environment runs nothing and a shut-down one loses it.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -31,6 +32,7 @@ logger = logging.getLogger("aigw.lambda_ext")
 # Longest a deferred settlement may run before it is given up (and logged for reconciliation):
 # well under the function timeout, so the extension never holds an environment for long.
 DEFERRED_TIMEOUT_S = 10.0
+LOG = "post_response"  # the namespace in the request log line
 LAMBDA_CONTEXT_HEADER = b"x-amzn-lambda-context"  # set by Lambda Web Adapter: the invocation's context
 
 Work = Callable[[], Awaitable[None]]
@@ -167,6 +169,9 @@ class PostResponse:
     async def _run(self, ctx: Any, work: Work) -> None:
         key = id(work)
         self.tracker.pending(key, reconcile_details(ctx))
+        with contextlib.suppress(Exception):
+            # latency_ms in the log line now includes the settlement; this is what the client waited.
+            ctx.log_for(LOG)["response_sent_ms"] = round(ctx.elapsed_s() * 1000, 3)
         try:
             with anyio.fail_after(self.timeout_s):
                 await work()

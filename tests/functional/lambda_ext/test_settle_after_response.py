@@ -114,6 +114,8 @@ def test_client_gets_its_answer_before_settlement_and_the_extension_waits_for_it
             assert fake_lambda.responses[request_id][0] < slow.done[-1]
         assert init_next < released
         assert len(records) == 3 and records[-1]["charged_usd"] != "0"  # the log line was written after settling
+        sent, total = records[-1]["response_sent_ms"], records[-1]["latency_ms"]
+        assert sent < total - SLOW_S * 1000 * 0.9  # the log line says what the client waited
     finally:
         server.stop()
 
