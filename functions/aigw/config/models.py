@@ -202,6 +202,11 @@ class ServerSettings(_Strict):
     # worst case is sent upstream with the largest limit it can pay for, if at least this many
     # tokens; below it, it is refused (429 budget_exceeded, x-should-retry: false).
     min_output_tokens: int = Field(default=256, gt=0)
+    # ---- settlement after the response (aigw/lambda_ext; owner: extension) -------------------
+    # Non-streaming responses are sent before the stages' `after` (budget settlement, the log
+    # line) runs; on Lambda an internal extension keeps the environment from freezing until it
+    # has. Off by default: see the README ("Settlement after the response").
+    settle_after_response: bool = False
 
 
 # ---- Responses API state (aigw.responses; owner: responses) ---------------------------------

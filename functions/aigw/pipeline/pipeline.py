@@ -24,6 +24,7 @@ import anyio
 from aigw.config.models import Deployment
 from aigw.credentials import CredentialStore
 from aigw.errors import GatewayError, UpstreamError
+from aigw.lambda_ext.deferred import defer
 from aigw.observability import Observer
 from aigw.pipeline.accounting import collect_stream_text, completion_text, settle_usage
 from aigw.pipeline.codec import stop_chunk, stopped_body
@@ -227,6 +228,13 @@ class Pipeline:
         await self._finish(ctx, ran)
 
     async def _finish(self, ctx: RequestContext, ran: list[Stage]) -> None:
+        """Settle, or for a JSON response with `settings.settle_after_response` on, queue the
+        settlement to run once the response has been sent (aigw/lambda_ext)."""
+        if not ctx.stream and defer(ctx, lambda: self._settle(ctx, ran)):
+            return
+        await self._settle(ctx, ran)
+
+    async def _settle(self, ctx: RequestContext, ran: list[Stage]) -> None:
         """Stages' `after` in reverse order, then the log line and metrics. Never raises."""
         for stage in reversed(ran):
             try:
