@@ -69,8 +69,9 @@ class AlertSender:
                 try:
                     response = self._events().put_events(Entries=[self._entry(d) for d in chunk])  # type: ignore[misc]
                 except Exception as exc:
+                    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code") or type(exc).__name__
                     for detail in chunk:
-                        self._not_sent(detail, type(exc).__name__, str(exc))
+                        self._not_sent(detail, str(code), str(exc))
                     break
                 results = response.get("Entries") or []
                 failed = [(d, r) for d, r in zip(chunk, results, strict=False) if r.get("ErrorCode")]

@@ -157,6 +157,11 @@ def parse_alerts(text: str) -> list[int]:
         raise ValueError(f"cannot read the alert thresholds {text!r}: write percents, e.g. 50,80,100") from None
     if not percents:
         raise ValueError("give at least one alert threshold, e.g. --alert 50,80,100")
+    for p in percents:
+        if not 1 <= p <= 100:
+            raise ValueError(f"an alert threshold is a percent of the budget from 1 to 100, not {p}")
+    if len(set(percents)) > MAX_ALERTS:
+        raise ValueError(f"at most {MAX_ALERTS} alert thresholds per budget")
     return percents
 
 
