@@ -58,7 +58,7 @@ def test_bad_alerts_and_end_user_limits_are_clear_errors(cli: Any, admin_gw: Adm
 def test_usage_by_user_from_the_api_and_the_cli(cli: Any, admin_gw: AdminGateway) -> None:  # noqa: F811
     team = "usage-users-" + uuid.uuid4().hex[:6]
     cli("teams", "create", team)
-    code, out, err = cli("keys", "create", "--team", team)
+    _, out, _ = cli("keys", "create", "--team", team)
     key = out.strip()
     sdk = openai.OpenAI(base_url=admin_gw.url + "/v1", api_key=key, max_retries=0)
     for user in ("ann", "ann", "ben"):

@@ -23,7 +23,8 @@ MESSAGES: Any = [{"role": "user", "content": "count the budget words please"}]
 
 @pytest.fixture
 def gw(make_gateway: Any) -> Any:
-    return make_gateway({"models": [{"name": "mock-fast", "deployments": [{"provider": "mock", "model": "mock-fast"}]}]})
+    return make_gateway({"models": [
+        {"name": "mock-fast", "deployments": [{"provider": "mock", "model": "mock-fast"}]}]})
 
 
 @pytest.fixture(autouse=True)

@@ -60,7 +60,8 @@ def test_common_case_clause_passes_unless_this_settlement_reaches_a_threshold() 
         "(contains(#aal, :atag1) OR attribute_not_exists(#asu) OR #asu < :abelow1)")
     values = op["ExpressionAttributeValues"]
     assert values[":atag0"] == "usd:50" and values[":abelow0"] == Decimal(249 * 10**12)  # 250 - this $1
-    assert op["ExpressionAttributeNames"]["#aal"] == "alerted" and op["ExpressionAttributeNames"]["#asu"] == "spent_pusd"
+    names = op["ExpressionAttributeNames"]
+    assert names["#aal"] == "alerted" and names["#asu"] == "spent_pusd"
     assert "#ast" not in op["ExpressionAttributeNames"]  # DynamoDB refuses unused names
     assert op["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
 

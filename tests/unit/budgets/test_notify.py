@@ -151,3 +151,21 @@ def test_events_go_out_on_lambda_or_when_a_bus_is_named() -> None:
     assert not events_enabled({})
     assert events_enabled({"AWS_LAMBDA_FUNCTION_NAME": "gateway"})
     assert events_enabled({"AIGW_EVENT_BUS": "aigw-alerts"})
+
+
+def test_a_response_ends_after_the_alerts_in_flight_only_when_they_go_to_eventbridge() -> None:
+    from types import SimpleNamespace
+
+    from aigw.budgets.notify import send_before_response_end
+    from aigw.telemetry.asgi import ExportBeforeResponseEnd
+
+    async def app(scope: Any, receive: Any, send: Any) -> None: ...
+
+    def services(sender: AlertSender) -> Any:
+        stages = [SimpleNamespace(name="cache"), SimpleNamespace(name="admission", alert_sender=sender)]
+        return SimpleNamespace(pipeline=SimpleNamespace(stages=stages))
+
+    logger = logging.getLogger("test.aigw.alerts")
+    assert send_before_response_end(app, services(AlertSender(logger))) is app
+    wrapped = send_before_response_end(app, services(AlertSender(logger, events=lambda: None)))
+    assert isinstance(wrapped, ExportBeforeResponseEnd) and wrapped.app is app
