@@ -75,3 +75,34 @@ def test_thresholds_added_after_the_spend_passed_them_are_reported_once(local_aw
     first, second, third = asyncio.run(spend(adm, with_alerts, [0, 5, 6]))
     assert [(a.threshold, a.spent) for a in first] == [(50, 60)]  # even a free request reports it
     assert second == [] and [(a.threshold, a.spent) for a in third] == [(70, 71)]
+
+
+
+def test_thresholds_and_end_user_limits_cost_no_round_trip_until_one_is_crossed(make_gateway: Any,
+                                                                                  local_aws: Any) -> None:
+    import httpx
+
+    from tests.functional.budgets.test_round_trips import Calls
+
+    gw = make_gateway({"models": [{"name": "priced", "price": {"input_per_mtok": 1000, "output_per_mtok": 0},
+                                   "deployments": [{"provider": "mock", "model": "mock-fast"}]}]})
+    key = gw.create_key(team="rt-alerts-" + uuid.uuid4().hex[:6], end_user_rpm=100,
+                        budgets=[Budget(period="day", limit_usd=Decimal("0.03"), alert_at_percent=[60])])
+    body = {"model": "priced", "max_tokens": 20, "user": "alice", "messages": [{"role": "user", "content": "hi"}]}
+    events = local_aws.aws.dynamodb_resource().meta.client.meta.events
+    round_trips = []
+    with httpx.Client(timeout=10, headers={"authorization": f"Bearer {key}"}) as client:
+        assert client.post(gw.base_url + "/chat/completions", json=body).status_code == 200  # warms the caches
+        cost = Decimal(gw.last_record()["charged_usd"])
+        assert 2 * cost < Decimal("0.018") <= 3 * cost  # the third request crosses 60% of $0.03
+        for _ in range(2):
+            calls = Calls()
+            events.register("before-parameter-build.dynamodb.*", calls)
+            try:
+                assert client.post(gw.base_url + "/chat/completions", json=body).status_code == 200
+            finally:
+                events.unregister("before-parameter-build.dynamodb.*", calls)
+            round_trips.append(calls.names)
+    assert round_trips[0] == ["TransactWriteItems"] * 2  # admit (end-user window included), settle
+    assert round_trips[1] == ["TransactWriteItems"] * 3  # admit; settle, refused by the clause; settle + alert
+    assert [len(r.get("alerts") or []) for r in gw.records] == [0, 0, 1]
