@@ -305,8 +305,7 @@ class Admission:
         if not items:
             return None
         tokens = input_tokens + output_tokens
-        held = [c for c in reservation.charges if c.hold is not None]  # settle_items' items, in order
-        guards = budget_alerts.guards(held, spent_usd=cost, spent_tokens=tokens)
+        guards = budget_alerts.guards(reservation.charges, items, spent_usd=cost, spent_tokens=tokens)
         if guards:  # thresholds to watch: the same one transaction, see budgets/alerts.py
             reservation.alerts = await asyncio.to_thread(budget_alerts.settle, self.store, items, guards,
                                                          token=token)

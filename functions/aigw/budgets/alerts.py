@@ -22,8 +22,9 @@ write can raise spend past T without either adding T or finding it already there
 The retries are bounded: spend and `alerted` only grow, so each threshold moves from "not
 reached" to "due" to "alerted" once, and every failed attempt moves at least one of them.
 
-Sharded counters (counters.py): the clause reads the item that settles; a counter held on
-several items needs its thresholds checked against its total, which these clauses cannot see.
+Sharded counters (counters.py): a clause reads the one item a settlement writes; a counter
+spread over several items needs its thresholds checked against its total, which these clauses
+cannot see. A guard is made only for a budget item the settlement transaction itself updates.
 """
 
 from __future__ import annotations
@@ -164,14 +165,22 @@ class Guard:
         return BudgetAlert(self.scope, self.scope_id, self.period, self.period_key, t.percent, t.unit, spent, limit)
 
 
-def guards(charges: Sequence[Charge], *, spent_usd: Decimal, spent_tokens: int) -> list[Guard]:
-    """The guards of a settlement whose items are one per charge, in this order."""
+def guards(charges: Sequence[Charge], items: Sequence[dict[str, Any]], *, spent_usd: Decimal,
+           spent_tokens: int) -> list[Guard]:
+    """The guards of the settlement transaction `items`: one per budget charge with thresholds
+    whose held item `items` settles (found by its key, wherever it is in the transaction)."""
+    at: dict[tuple[str, str], int] = {}
+    for position, item in enumerate(items):
+        op = item.get("Update")
+        if op is not None:
+            at.setdefault((str(op["Key"]["pk"]), str(op["Key"]["sk"])), position)
     out = []
-    for index, c in enumerate(charges):
+    for c in charges:
         if c.kind != "budget" or not c.alerts or c.hold is None:
             continue
+        index = at.get((c.hold.item.pk, c.hold.item.sk))
         found = thresholds(c.caps, c.alerts)
-        if found:
+        if index is not None and found:
             out.append(Guard(index, c.hold.item, found, to_units(spent_usd), spent_tokens, c.scope.scope,
                              c.scope.id, c.period, c.period_label))
     return out

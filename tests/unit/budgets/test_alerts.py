@@ -138,7 +138,12 @@ def test_guards_only_for_held_budget_charges_with_thresholds() -> None:
     charges = plan(scopes, usd=Decimal("0.1"), tokens=10, now=1_700_000_000)
     for c in charges:
         c.hold = Hold(c.counter.items()[0], c.usd, c.tokens)
-    (g,) = guards(charges, spent_usd=Decimal("0.05"), spent_tokens=7)
+    items = [c.counter.settle("counters", c.hold, spent_usd=Decimal("0.05"), spent_tokens=7)  # type: ignore[arg-type]
+             for c in charges]
+    (g,) = guards(charges, items, spent_usd=Decimal("0.05"), spent_tokens=7)
     assert (g.index, g.scope, g.scope_id, g.period, g.add_tokens) == (2, "team", "t", "month", 7)
+    (g,) = guards(charges, items[::-1], spent_usd=Decimal("0.05"), spent_tokens=7)
+    assert g.index == 0  # found by its key, wherever the transaction has it
+    assert guards(charges, items[:2], spent_usd=Decimal("0.05"), spent_tokens=7) == []  # not settled here
     charges[2].hold = None
-    assert guards(charges, spent_usd=Decimal("0.05"), spent_tokens=7) == []
+    assert guards(charges, items, spent_usd=Decimal("0.05"), spent_tokens=7) == []
