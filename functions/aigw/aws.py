@@ -22,6 +22,7 @@ class AwsResources:
     dynamodb: Any = None  # boto3 DynamoDB ServiceResource
     secrets: Any = None  # boto3 Secrets Manager client
     bedrock_runtime: Any = None  # an injected bedrock-runtime client, used for every region (tests)
+    events: Any = None  # boto3 EventBridge client (budget alerts)
     _tables: dict[str, Any] = field(default_factory=dict, repr=False)
     _bedrock: dict[str | None, Any] = field(default_factory=dict, repr=False)
     # The startup warm-up runs in a thread beside the first requests: handles are made once.
@@ -66,3 +67,13 @@ class AwsResources:
 
                     self._bedrock[region] = boto3.client("bedrock-runtime", region_name=region)
         return self._bedrock[region]
+
+    def events_client(self) -> Any:
+        """EventBridge, with short timeouts: an alert waits for nothing a client does."""
+        if self.events is None:
+            import boto3
+            from botocore.config import Config
+
+            self.events = boto3.client("events", config=Config(connect_timeout=2, read_timeout=5,
+                                                               retries={"max_attempts": 4, "mode": "standard"}))
+        return self.events

@@ -22,6 +22,7 @@ ENV_DEV_KEY = "AIGW_DEV_KEY"
 ENV_LOCAL_SECRET_PREFIX = "AIGW_SECRET_"  # AIGW_SECRET_<NAME>: local credential values
 ENV_VECTOR_COLLECTION_ENDPOINT = "AIGW_VECTOR_ENDPOINT"
 TIKTOKEN_CACHE_ENV = "TIKTOKEN_CACHE_DIR"
+ENV_EVENT_BUS = "AIGW_EVENT_BUS"  # the EventBridge bus budget alerts go to (name or ARN; default DEFAULT_EVENT_BUS)
 
 # ---- Powertools ----------------------------------------------------------------------
 METRICS_NAMESPACE = "AIGateway"
@@ -104,6 +105,7 @@ METRIC_BUDGET_OVERRUNS = "BudgetOverruns"
 # (the request log's `usage_invalid` field; aigw/pipeline/accounting.py).
 METRIC_USAGE_INVALID = "UsageInvalid"
 
+METRIC_BUDGET_ALERTS = "BudgetAlerts"  # a budget alert threshold crossed by this request
 METRIC_GUARDRAIL_INTERVENTIONS = "GuardrailInterventions"  # emitted with METRIC_DIMENSIONS_GUARDRAIL only
 
 DIM_TEAM = "Team"
@@ -120,6 +122,13 @@ METRIC_DIMENSIONS_DETAIL: tuple[str, ...] = (DIM_TEAM, DIM_MODEL, DIM_PROVIDER)
 METRIC_DIMENSIONS_MODEL: tuple[str, ...] = (DIM_MODEL,)
 METRIC_DIMENSIONS_ERROR: tuple[str, ...] = (DIM_ERROR_TYPE,)
 METRIC_DIMENSIONS_GUARDRAIL: tuple[str, ...] = (DIM_GUARDRAIL, DIM_ACTION)
+
+# ---- budget alerts (aigw/budgets/alerts.py): one EventBridge event per threshold crossed ------
+DEFAULT_EVENT_BUS = "default"
+ALERT_EVENT_SOURCE = "aigw"
+ALERT_DETAIL_TYPE = "aigw.budget.threshold"
+# The pattern of a rule that matches every budget alert (infra routes it to the alarm topic).
+ALERT_EVENT_PATTERN: dict[str, list[str]] = {"source": [ALERT_EVENT_SOURCE], "detail-type": [ALERT_DETAIL_TYPE]}
 
 # ---- response cache ---------------------------------------------------------------------
 CACHE_PK_PREFIX = "CACHE#"  # Cache table items: pk CACHE#<namespace>#<sha256>, sk CACHE_SK

@@ -215,6 +215,9 @@ class Observer:
             metrics.append((n.METRIC_BUDGET_OVERRUNS, "Count", 1))
         if "usage_invalid" in ctx.log:
             metrics.append((n.METRIC_USAGE_INVALID, "Count", 1))
+        alerts = ctx.log.get("alerts")
+        if alerts:
+            metrics.append((n.METRIC_BUDGET_ALERTS, "Count", len(alerts)))
         documents = []
         if ctx.error is not None:
             metrics.append((n.METRIC_ERRORS, "Count", 1))

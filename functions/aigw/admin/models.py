@@ -93,6 +93,8 @@ class KeyCreate(_Body):
     budgets: list[Budget] = Field(default_factory=list)
     rpm: int | None = Field(default=None, gt=0)
     tpm: int | None = Field(default=None, gt=0)
+    end_user_rpm: int | None = Field(default=None, gt=0, description="RPM of each end user of the key")
+    end_user_tpm: int | None = Field(default=None, gt=0, description="TPM of each end user of the key")
     expires_at: float | None = Field(default=None, gt=0, description="epoch seconds")
     expires_in_s: float | None = Field(default=None, gt=0)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -105,6 +107,8 @@ class KeyUpdate(_Body):
     budgets: list[Budget] | None = None
     rpm: int | None = Field(default=None, gt=0)
     tpm: int | None = Field(default=None, gt=0)
+    end_user_rpm: int | None = Field(default=None, gt=0)
+    end_user_tpm: int | None = Field(default=None, gt=0)
     expires_at: float | None = Field(default=None, gt=0)
     metadata: dict[str, Any] | None = None
 
@@ -126,4 +130,5 @@ def money(value: Decimal | int | float | None) -> str | None:
 
 
 def budget_view(budget: Budget) -> dict[str, Any]:
-    return {"period": budget.period, "limit_usd": money(budget.limit_usd), "limit_tokens": budget.limit_tokens}
+    return {"period": budget.period, "limit_usd": money(budget.limit_usd), "limit_tokens": budget.limit_tokens,
+            "alert_at_percent": list(budget.alert_at_percent)}

@@ -153,7 +153,8 @@ class AdminService:
         digest = hash_key(secret)
         record = KeyRecord(key_hash=digest, key_id=key_id, key_prefix=key_prefix(secret), team_id=body.team,
                            project=body.project, name=body.name, models=body.models, valid_until=expires,
-                           rpm=body.rpm, tpm=body.tpm, budgets=merge_budgets(body.budgets),
+                           rpm=body.rpm, tpm=body.tpm, end_user_rpm=body.end_user_rpm,
+                           end_user_tpm=body.end_user_tpm, budgets=merge_budgets(body.budgets),
                            metadata=body.metadata, created_at=now)
         lookup = {"pk": f"KEYID#{key_id}", "sk": "KEYID", "key_id": key_id, "key_hash": digest,
                   "previous_hashes": [], "request_hash": fingerprint, "created_at": to_dynamo(now)}
@@ -299,7 +300,8 @@ class AdminService:
         status = "revoked" if record.revoked else "active" if record.usable(now) else "expired"
         return {"id": record.key_id, "prefix": record.key_prefix, "team": record.team_id, "project": record.project,
                 "name": record.name, "models": record.models, "budgets": [budget_view(b) for b in record.budgets],
-                "rpm": record.rpm, "tpm": record.tpm, "expires_at": record.valid_until, "status": status,
+                "rpm": record.rpm, "tpm": record.tpm, "end_user_rpm": record.end_user_rpm,
+                "end_user_tpm": record.end_user_tpm, "expires_at": record.valid_until, "status": status,
                 "metadata": record.metadata, "created_at": record.created_at,
                 **({"guardrails": self._guardrails(record)} if self._guardrails is not None else {})}
     # ---- budgets and usage (aigw/admin/spend.py) ----------------------------------------------

@@ -1,5 +1,6 @@
 """Budgets and usage for the admin service: set and show a scope's budgets with what is spent,
-reserved and left; usage aggregates by team, key or model per month.
+reserved and left (and which alert thresholds this period has sent); usage aggregates by team,
+key, model or end user per month.
 
 Counters are read through `aigw.budgets.counters` (their items and shards are its business),
 all of a scope's in one BatchGetItem; key and team limits through the service's own public
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aigw.admin.models import BudgetsPut, InvalidRequest, KeyUpdate, NotFound, TeamUpdate, budget_view, money
 from aigw.budgets import periods
 from aigw.budgets.counters import Caps, CounterStore, Snapshot, budget_counter, rate_counter
+from aigw.budgets.end_users import USAGE_DIMENSION, parse_usage_id
 from aigw.budgets.scopes import GLOBAL_ID, entity_key
 from aigw.budgets.spec import SCOPES, Budget, Limits, budget_to_item, merge_budgets
 
@@ -82,24 +84,36 @@ class Spend:
         raise NotFound(f"unknown budget scope {scope!r}; use one of {', '.join(SCOPES)}", code="unknown_scope")
 
     def usage(self, *, by: str = "team", period: str | None = None) -> dict[str, Any]:
-        if by not in ("team", "key", "model"):
-            raise InvalidRequest(f"by must be team, key or model, not {by!r}", code="invalid_usage_dimension")
+        if by not in USAGE_BY:
+            raise InvalidRequest(f"by must be team, key, model or user, not {by!r}", code="invalid_usage_dimension")
         period = period or periods.period_key("month", self._clock())
         if not _valid_usage_period(period):
             raise InvalidRequest(f"period must be a month such as 2026-11, not {period!r}",
                                  code="invalid_period")
         sums = self._store.usage(period, by)
         ordered = sorted(sums.items(), key=lambda pair: pair[1].cost_usd, reverse=True)
-        rows = [{by: ident, "requests": r.requests, "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
-                 "cost_usd": money(r.cost_usd)} for ident, r in ordered]
+        rows = [{**_usage_row_id(by, ident), "requests": r.requests, "input_tokens": r.input_tokens,
+                 "output_tokens": r.output_tokens, "cost_usd": money(r.cost_usd)} for ident, r in ordered]
         return {"by": by, "period": period, "rows": rows,
                 "total": {"requests": sum(r.requests for r in sums.values()),
                           "cost_usd": money(sum((r.cost_usd for r in sums.values()), Decimal(0)))}}
 
 
+USAGE_BY = ("team", "key", "model", USAGE_DIMENSION)
+
+
+def _usage_row_id(by: str, ident: str) -> dict[str, str]:
+    """An end user's row names its team too: an application's user ids are its own."""
+    if by != USAGE_DIMENSION:
+        return {by: ident}
+    team, user = parse_usage_id(ident)
+    return {"user": user, "team": team}
+
+
 def _budget_of(view: dict[str, Any]) -> Budget:
     return Budget(period=view["period"], limit_tokens=view.get("limit_tokens"),
-                  limit_usd=None if view.get("limit_usd") is None else Decimal(str(view["limit_usd"])))
+                  limit_usd=None if view.get("limit_usd") is None else Decimal(str(view["limit_usd"])),
+                  alert_at_percent=view.get("alert_at_percent") or [])
 
 
 def _valid_usage_period(period: str) -> bool:
@@ -109,7 +123,8 @@ def _valid_usage_period(period: str) -> bool:
 def _budget_row(budget: Budget, period_key: str, snap: Snapshot, resets_at: float | None) -> dict[str, Any]:
     row: dict[str, Any] = {**budget_view(budget), "period_key": period_key, "spent_usd": money(snap.spent_usd),
                            "reserved_usd": money(snap.reserved_usd), "spent_tokens": snap.spent_tokens,
-                           "reserved_tokens": snap.reserved_tokens, "requests": snap.requests, "resets_at": resets_at}
+                           "reserved_tokens": snap.reserved_tokens, "requests": snap.requests, "resets_at": resets_at,
+                           "alerted": sorted(snap.alerted)}
     row["remaining_usd"] = money(max(budget.limit_usd - snap.held_usd, Decimal(0))) \
         if budget.limit_usd is not None else None
     row["remaining_tokens"] = max(budget.limit_tokens - snap.held_tokens, 0) if budget.limit_tokens is not None \

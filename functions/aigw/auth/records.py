@@ -36,6 +36,8 @@ class KeyRecord(BaseModel):
     revoked: bool = False
     rpm: int | None = None
     tpm: int | None = None
+    end_user_rpm: int | None = Field(default=None, description="RPM of each end user of the key (budgets/end_users.py)")
+    end_user_tpm: int | None = Field(default=None, description="TPM of each end user of the key")
     budgets: list[Budget] = Field(default_factory=list, description="key-scope budgets (copied here by /admin)")
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: float = 0.0

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from aigw.budgets import alerts as budget_alerts
 from aigw.budgets import periods
 from aigw.budgets.counters import (
     USAGE_SHARDS,
@@ -61,6 +62,7 @@ class Charge:
     usd: Decimal = ZERO
     tokens: int = 0
     hold: Hold | None = None
+    alerts: tuple[int, ...] = ()  # the budget's alert thresholds, percent (budgets/alerts.py)
 
     @property
     def caps(self) -> Caps:
@@ -86,6 +88,7 @@ class Reservation:
     adjusted: bool = False  # lowered below the demand's: the upstream must be told
     settled: bool = False
     admitted_at: float = field(default_factory=time.time)
+    alerts: list[budget_alerts.BudgetAlert] = field(default_factory=list)  # thresholds its settlement crossed
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +110,8 @@ def plan(scopes: dict[ScopeRef, Limits], *, usd: Decimal, tokens: int, now: floa
             caps = Caps(usd=budget.limit_usd, tokens=budget.limit_tokens)
             expiry = None if ends is None else int(ends) + periods.BUDGET_RETENTION_S
             charges.append(Charge("budget", ref, budget_counter(ref.scope, ref.id, label, caps, expiry),
-                                  budget.period, label, ends, usd=usd, tokens=tokens))
+                                  budget.period, label, ends, usd=usd, tokens=tokens,
+                                  alerts=tuple(budget.alert_at_percent)))
         if limits.rpm is not None or limits.tpm is not None:
             window = periods.window_key(now)
             ends_at = periods.window_end(now)
@@ -300,8 +304,13 @@ class Admission:
                                            marker=token)
         if not items:
             return None
-        await asyncio.to_thread(self.store.transact, items, token=token)
         tokens = input_tokens + output_tokens
+        guards = budget_alerts.guards(reservation.charges, items, spent_usd=cost, spent_tokens=tokens)
+        if guards:  # thresholds to watch: the same one transaction, see budgets/alerts.py
+            reservation.alerts = await asyncio.to_thread(budget_alerts.settle, self.store, items, guards,
+                                                         token=token)
+        else:
+            await asyncio.to_thread(self.store.transact, items, token=token)
         for charge in reservation.charges:
             self._apply(charge.counter.id, cost - charge.usd, tokens - charge.tokens, 0)
         return overrun

@@ -59,6 +59,7 @@ HELD_TOKENS, SPENT_TOKENS, RESERVED_TOKENS = "held_tokens", "spent_tokens", "res
 REQUESTS = "requests"
 EXPIRES_AT = "expires_at"
 OVERRUN = "overrun"  # the request id of a settlement that cost more than its reservation
+ALERTED = "alerted"  # string set: the budget alert thresholds already sent this period (budgets/alerts.py)
 # Usage aggregate attributes.
 INPUT_TOKENS, OUTPUT_TOKENS, COST_USD = "input_tokens", "output_tokens", "cost_pusd"
 
@@ -247,13 +248,14 @@ class Snapshot:
     spent_usd: Decimal = ZERO
     spent_tokens: int = 0
     overrun: str | None = None  # an overrun mark (counters.OVERRUN) on the item
+    alerted: frozenset[str] = frozenset()  # the alert thresholds already sent (budgets/alerts.py)
 
     def __add__(self, other: Snapshot) -> Snapshot:
         return Snapshot(held_usd=self.held_usd + other.held_usd, held_tokens=self.held_tokens + other.held_tokens,
                         requests=self.requests + other.requests, reserved_usd=self.reserved_usd + other.reserved_usd,
                         reserved_tokens=self.reserved_tokens + other.reserved_tokens,
                         spent_usd=self.spent_usd + other.spent_usd, spent_tokens=self.spent_tokens + other.spent_tokens,
-                        overrun=self.overrun or other.overrun)
+                        overrun=self.overrun or other.overrun, alerted=self.alerted | other.alerted)
 
     @classmethod
     def from_item(cls, item: dict[str, Any] | None) -> Snapshot:
@@ -269,7 +271,14 @@ class Snapshot:
         return cls(held_usd=from_units(num(HELD_USD)), held_tokens=int(num(HELD_TOKENS)),
                    requests=int(num(REQUESTS)), reserved_usd=from_units(num(RESERVED_USD)),
                    reserved_tokens=int(num(RESERVED_TOKENS)), spent_usd=from_units(num(SPENT_USD)),
-                   spent_tokens=int(num(SPENT_TOKENS)), overrun=_text(item.get(OVERRUN)))
+                   spent_tokens=int(num(SPENT_TOKENS)), overrun=_text(item.get(OVERRUN)),
+                   alerted=_strings(item.get(ALERTED)))
+
+
+def _strings(raw: Any) -> frozenset[str]:
+    if isinstance(raw, dict):  # a typed value, if a plain client was injected
+        raw = raw.get("SS")
+    return frozenset(str(v) for v in raw or ())
 
 
 def _text(raw: Any) -> str | None:

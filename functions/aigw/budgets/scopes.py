@@ -6,6 +6,9 @@ items; they are cached in memory with the key cache's TTL, so once warm a reques
 read at all before admission's one transaction. A limit change therefore takes effect
 within that TTL (like a revocation).
 
+An end user's rate limits (`end_user_rpm`/`end_user_tpm`) are the key's too: the scope
+`end_user`, id `<key id>:<end user>`, is added per request (budgets/end_users.py).
+
 Entity items (Entities table):
     TEAM#<id>      TEAM      a team: name, metadata, budgets, rpm, tpm
     PROJECT#<id>   PROJECT   a project's budgets (project ids are global, not per team)
@@ -15,10 +18,11 @@ Entity items (Entities table):
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aigw.auth.records import KeyRecord
 from aigw.budgets.spec import Limits, Scope
@@ -27,22 +31,49 @@ GLOBAL_ID = "global"
 _ENTITY_SK = {"team": "TEAM", "project": "PROJECT", "global": "GLOBAL"}
 
 
-def entity_key(scope: Scope, scope_id: str) -> dict[str, str]:
+END_USER: Literal["end_user"] = "end_user"  # rate limits per end user of a key (budgets/end_users.py)
+RefScope = Scope | Literal["end_user"]
+
+
+def entity_key(scope: RefScope, scope_id: str) -> dict[str, str]:
     """The Entities item holding a (non-key) scope's definition and limits."""
     if scope == "global":
         return {"pk": "GLOBAL", "sk": "GLOBAL"}
-    if scope == "key":
-        raise ValueError("key-scope limits live on the key record")
+    if scope in ("key", END_USER):
+        raise ValueError(f"{scope}-scope limits live on the key record")
     return {"pk": f"{_ENTITY_SK[scope]}#{scope_id}", "sk": _ENTITY_SK[scope]}
 
 
 @dataclass(frozen=True, slots=True)
 class ScopeRef:
-    scope: Scope
-    id: str
+    scope: RefScope
+    id: str  # for an end user: <key id>:<end user, escaped> (budgets/end_users.py)
 
     def label(self) -> str:
+        if self.scope == END_USER:
+            key_id, _, user = self.id.partition(":")
+            return f"end user {unescape(user)!r} of key {key_id!r}"
         return "global" if self.scope == "global" else f"{self.scope} {self.id!r}"
+
+
+MAX_ID_BYTES = 400  # an item's sort key holds at most 1,024 bytes, its id in a prefix and a suffix
+
+
+def escape(text: str) -> str:
+    """An id made of the application's text, fit for an item key: no '#' (keys are split on it),
+    and short enough (a longer one keeps a prefix and a hash of the whole)."""
+    out = text.replace("%", "%25").replace("#", "%23")
+    if len(out.encode()) <= MAX_ID_BYTES:
+        return out
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    head = out.encode()[:MAX_ID_BYTES - 17].decode(errors="ignore")
+    if "%" in head[-2:]:
+        head = head[:head.rindex("%")]  # never cut an escape in half
+    return f"{head}~{digest}"
+
+
+def unescape(text: str) -> str:
+    return text.replace("%23", "#").replace("%25", "%")
 
 
 def request_scopes(key: KeyRecord) -> list[ScopeRef]:

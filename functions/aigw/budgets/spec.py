@@ -1,8 +1,10 @@
 """What a budget and a rate limit are, as stored on keys and entity items and sent to /admin.
 
 A budget caps spend on one scope (key, project, team, global) per calendar period (UTC),
-in USD, in tokens, or both. Rate limits count requests and tokens per minute (RPM, TPM) on
-keys and teams. The CLI writes budgets as `50usd/month` or `2000000tokens/day`.
+in USD, in tokens, or both, and may carry alert thresholds in percent of its limits
+(`alert_at_percent`, budgets/alerts.py). Rate limits count requests and tokens per minute
+(RPM, TPM) on keys and teams. The CLI writes budgets as `50usd/month` or `2000000tokens/day`,
+and thresholds as `--alert 50,80,100`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ Scope = Literal["key", "project", "team", "global"]
 SCOPES: tuple[Scope, ...] = ("key", "project", "team", "global")
 PERIODS: tuple[Period, ...] = ("day", "week", "month", "total")
 
+MAX_ALERTS = 10  # thresholds per budget: each is one clause of the settlement's condition
 _AMOUNT_SUFFIX = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<mult>[km]?)$", re.IGNORECASE)
 
 
@@ -29,12 +32,22 @@ class Budget(BaseModel):
     period: Period = "month"
     limit_usd: Decimal | None = Field(default=None, ge=0, max_digits=20, decimal_places=8)
     limit_tokens: int | None = Field(default=None, ge=0)
+    alert_at_percent: list[int] = Field(default_factory=list, max_length=MAX_ALERTS,
+                                        description="alert once per period when spend reaches these percents")
 
     @model_validator(mode="after")
     def _some_limit(self) -> Budget:
         if self.limit_usd is None and self.limit_tokens is None:
             raise ValueError("a budget needs limit_usd, limit_tokens or both")
         return self
+
+    @field_validator("alert_at_percent")
+    @classmethod
+    def _percents(cls, percents: list[int]) -> list[int]:
+        for p in percents:
+            if not 1 <= p <= 100:
+                raise ValueError(f"an alert threshold is a percent of the budget from 1 to 100, not {p}")
+        return sorted(set(percents))
 
     def describe(self) -> str:
         parts = []
@@ -89,7 +102,8 @@ def merge_budgets(budgets: list[Budget]) -> list[Budget]:
         by_period[budget.period] = Budget(
             period=budget.period,
             limit_usd=seen.limit_usd if seen.limit_usd is not None else budget.limit_usd,
-            limit_tokens=seen.limit_tokens if seen.limit_tokens is not None else budget.limit_tokens)
+            limit_tokens=seen.limit_tokens if seen.limit_tokens is not None else budget.limit_tokens,
+            alert_at_percent=[*seen.alert_at_percent, *budget.alert_at_percent])
     return [by_period[p] for p in PERIODS if p in by_period]
 
 
@@ -129,7 +143,26 @@ def budget_to_item(budget: Budget) -> dict[str, Any]:
         item["limit_usd"] = Decimal(budget.limit_usd)
     if budget.limit_tokens is not None:
         item["limit_tokens"] = Decimal(budget.limit_tokens)
+    if budget.alert_at_percent:
+        item["alert_at_percent"] = [Decimal(p) for p in budget.alert_at_percent]
     return item
+
+
+def parse_alerts(text: str) -> list[int]:
+    """`50,80,100` -> [50, 80, 100] (percents of the budget). Raises ValueError with a message a
+    CLI user can act on."""
+    try:
+        percents = [int(part.strip().rstrip("%")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"cannot read the alert thresholds {text!r}: write percents, e.g. 50,80,100") from None
+    if not percents:
+        raise ValueError("give at least one alert threshold, e.g. --alert 50,80,100")
+    for p in percents:
+        if not 1 <= p <= 100:
+            raise ValueError(f"an alert threshold is a percent of the budget from 1 to 100, not {p}")
+    if len(set(percents)) > MAX_ALERTS:
+        raise ValueError(f"at most {MAX_ALERTS} alert thresholds per budget")
+    return percents
 
 
 def _budget_from_item(raw: Any) -> dict[str, Any]:
@@ -140,6 +173,7 @@ def _budget_from_item(raw: Any) -> dict[str, Any]:
         out["limit_tokens"] = int(out["limit_tokens"])
     if out.get("limit_usd") is not None:
         out["limit_usd"] = Decimal(str(out["limit_usd"]))
+    out["alert_at_percent"] = [int(p) for p in out.get("alert_at_percent") or []]
     return out
 
 

@@ -14,9 +14,14 @@ so the reservation bounds what the provider can bill; if the budget left could n
 the default it is the largest it can pay for (at least `settings.min_output_tokens`), and the
 response says so in `x-aigw-max-tokens-adjusted`.
 
+Per-end-user rate limits of the key (budgets/end_users.py) are one more rate window in that
+same transaction.
+
 `after` runs on every path (success, upstream failure, client disconnect, exception) and
 settles in one TransactWriteItems: the reservation is replaced by the actual cost (zero if
-no upstream answered) and the request is added to the usage aggregates. It learns the
+no upstream answered) and the request is added to the usage aggregates (by key, team, model
+and end user). A budget threshold the settlement crosses is decided in that same write
+(budgets/alerts.py) and sent as a `budget_alert` (budgets/notify.py). It learns the
 deployment's billed/estimated ratio, and reports a settlement above its reservation as
 `budget_overrun` (the counters are marked so the scope refuses the next request). It is
 idempotent and never raises; a settlement that cannot be written is logged with everything
@@ -40,7 +45,9 @@ from aigw.budgets.admission import Admission, Refusal, Reservation
 from aigw.budgets.bounds import PromptBounds
 from aigw.budgets.counters import CounterStore
 from aigw.budgets.demand import Demand, Quote
+from aigw.budgets.end_users import USAGE_DIMENSION, usage_id, with_end_user
 from aigw.budgets.money import ZERO, ceil_pico, exact_cost, usd_text
+from aigw.budgets.notify import AlertSender, sender_for
 from aigw.budgets.scopes import LimitsCache
 from aigw.config.models import Deployment, GatewayConfig, ModelConfig
 from aigw.errors import GatewayError, TooManyRequests
@@ -87,16 +94,18 @@ class AdmissionStage:
     name = "admission"
 
     def __init__(self, admission: Admission, limits: LimitsCache, config: GatewayConfig, *,
-                 candidates: Candidates | None = None, bounds: PromptBounds | None = None) -> None:
+                 candidates: Candidates | None = None, bounds: PromptBounds | None = None,
+                 alert_sender: AlertSender | None = None) -> None:
         self.admission = admission
         self.limits = limits
         self.config = config
         self.bounds = bounds or PromptBounds()
+        self.alert_sender = alert_sender or AlertSender(logger)
         self._candidates = candidates or config_candidates(config)
 
     async def before(self, ctx: RequestContext) -> ShortCircuit | None:
         try:
-            scopes = await self.limits.limits(ctx.key)
+            scopes = with_end_user(await self.limits.limits(ctx.key), ctx.key, ctx.end_user)
             if not scopes:
                 ctx.put(Reservation(charges=[], usd=ZERO, tokens=0))
                 return None
@@ -155,12 +164,13 @@ class AdmissionStage:
             reservation.settled = True
             return  # nothing reserved and nothing used: no write at all
         self._learn(ctx)
+        dims = [("key", ctx.key.key_id), ("team", ctx.key.team_id), ("model", ctx.served_model or ctx.model.name)]
+        if ctx.end_user:
+            dims.append((USAGE_DIMENSION, usage_id(ctx.key.team_id, ctx.end_user)))
         try:
             overrun = await self.admission.settle(
                 reservation, cost=cost, input_tokens=input_tokens, output_tokens=output_tokens,
-                usage_dims=[("key", ctx.key.key_id), ("team", ctx.key.team_id),
-                            ("model", ctx.served_model or ctx.model.name)],
-                token="s" + ctx.request_id)
+                usage_dims=dims, token="s" + ctx.request_id)
         except Exception:
             logger.exception("settlement failed: reservation left in place", extra={
                 "request_id": ctx.request_id, "key_id": ctx.key.key_id,
@@ -169,6 +179,9 @@ class AdmissionStage:
                 "charged_usd": str(cost), "tokens": input_tokens + output_tokens})
             log["settlement_failed"] = True
             return
+        if reservation.alerts:
+            log["alerts"] = [f"{a.scope} {a.id} {a.period_key} {a.threshold}% ({a.unit})" for a in reservation.alerts]
+            self.alert_sender.send(reservation.alerts, request_id=ctx.request_id)
         if overrun is not None:
             log["budget_overrun"] = {"usd": str(overrun.usd), "tokens": overrun.tokens,
                                          "scopes": list(overrun.scopes)}
@@ -220,4 +233,5 @@ def build_admission_stage(deps: StageDeps) -> AdmissionStage:
     store = CounterStore(aws.dynamodb_client, table_name=lambda: table_name(COUNTERS))
     ttl_s = deps.config.settings.key_cache_ttl_s
     limits = LimitsCache(aws.dynamodb_resource, lambda: table_name(ENTITIES), ttl_s=ttl_s)
-    return AdmissionStage(Admission(store), limits, deps.config, candidates=deps.router.candidates)
+    return AdmissionStage(Admission(store), limits, deps.config, candidates=deps.router.candidates,
+                          alert_sender=sender_for(deps))

@@ -27,14 +27,20 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _SECONDS[match.group(2)]
 
 
-def parse_budgets(texts: list[str] | None) -> list[dict[str, Any]]:
-    from aigw.budgets.spec import merge_budgets, parse_budget
+def parse_budgets(texts: list[str] | None, alerts: str | None = None) -> list[dict[str, Any]]:
+    """`--budget` values, each with the `--alert` thresholds (percent) if given."""
+    from aigw.budgets.spec import Budget, merge_budgets, parse_alerts, parse_budget
 
+    if alerts is not None and not texts:
+        raise CliError("--alert needs a --budget to apply to (e.g. --budget 500usd/month --alert 50,80,100)")
     try:
-        budgets = merge_budgets([parse_budget(t) for t in texts or []])
+        percents = parse_alerts(alerts) if alerts is not None else []
+        budgets = merge_budgets([Budget.model_validate({**parse_budget(t).model_dump(), "alert_at_percent": percents})
+                                 for t in texts or []])
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    return [b.model_dump(mode="json", exclude_none=True) for b in budgets]
+    return [b.model_dump(mode="json", exclude_none=True, exclude={"alert_at_percent"} if not b.alert_at_percent
+                         else None) for b in budgets]
 
 
 def table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], *, out: Any = None) -> None:
@@ -82,7 +88,7 @@ def _print_json(data: Any) -> None:
 
 # ---- teams --------------------------------------------------------------------------------------
 def teams_create(args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"id": args.id, "budgets": parse_budgets(args.budget)}
+    body: dict[str, Any] = {"id": args.id, "budgets": parse_budgets(args.budget, args.alert)}
     for field in ("name", "rpm", "tpm"):
         if getattr(args, field) is not None:
             body[field] = getattr(args, field)
@@ -105,10 +111,10 @@ def teams_list(args: argparse.Namespace) -> int:
 
 # ---- keys ---------------------------------------------------------------------------------------
 def keys_create(args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"team": args.team, "budgets": parse_budgets(args.budget)}
+    body: dict[str, Any] = {"team": args.team, "budgets": parse_budgets(args.budget, args.alert)}
     if args.models:
         body["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
-    for field in ("project", "name", "rpm", "tpm"):
+    for field in ("project", "name", "rpm", "tpm", "end_user_rpm", "end_user_tpm"):
         if getattr(args, field) is not None:
             body[field] = getattr(args, field)
     if args.expires:
@@ -173,7 +179,7 @@ def _scope_path(args: argparse.Namespace) -> str:
 def budgets_set(args: argparse.Namespace) -> int:
     if not args.budget and not args.clear:
         raise CliError("give at least one --budget (e.g. --budget 50usd/month), or --clear")
-    result = _client(args).request("PUT", _scope_path(args), body={"budgets": parse_budgets(args.budget)})
+    result = _client(args).request("PUT", _scope_path(args), body={"budgets": parse_budgets(args.budget, args.alert)})
     scope = result["scope"] if result["scope"] == result["id"] else f"{result['scope']} {result['id']}"
     print(f"budgets of {scope}: {_budgets_text(result['budgets'])}")
     return 0
@@ -199,8 +205,9 @@ def usage(args: argparse.Namespace) -> int:
         _print_json(result)
         return 0
     rows = result["rows"]
-    table(rows, [(result["by"], result["by"].upper()), ("requests", "REQUESTS"), ("input_tokens", "INPUT_TOKENS"),
-                 ("output_tokens", "OUTPUT_TOKENS"), ("cost_usd", "COST_USD")])
+    team = [("team", "TEAM")] if result["by"] == "user" else []  # an end user is one of a team's
+    table(rows, [(result["by"], result["by"].upper()), *team, ("requests", "REQUESTS"),
+                 ("input_tokens", "INPUT_TOKENS"), ("output_tokens", "OUTPUT_TOKENS"), ("cost_usd", "COST_USD")])
     total = result["total"]
     print(f"period {result['period']}: {total['requests']} requests, ${Decimal(total['cost_usd']):f} in total")
     return 0
@@ -218,6 +225,12 @@ def _limits(parser: argparse.ArgumentParser) -> None:
                         help="e.g. 50usd/month or 2000000tokens/day (repeatable; periods day|week|month|total)")
     parser.add_argument("--rpm", type=int, help="requests per minute")
     parser.add_argument("--tpm", type=int, help="tokens per minute")
+    _alert(parser)
+
+
+def _alert(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--alert", metavar="PERCENTS",
+                        help="alert once per period when spend reaches these percents of each --budget: 50,80,100")
 
 
 def register(subparsers: Any) -> None:
@@ -243,6 +256,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--expires", help="lifetime, e.g. 30d, 12h")
     p.add_argument("--idempotency-key", help="makes the create safe to retry")
     _limits(p)
+    p.add_argument("--end-user-rpm", type=int, help="requests per minute of each end user of the key")
+    p.add_argument("--end-user-tpm", type=int, help="tokens per minute of each end user of the key")
     _common(p)
     p.set_defaults(handler=keys_create)
     p = keys.add_parser("list", help="list keys (never their secrets)")
@@ -267,6 +282,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("id", nargs="?")
     p.add_argument("--budget", action="append", metavar="AMOUNT/PERIOD", help="e.g. 50usd/month (repeatable)")
     p.add_argument("--clear", action="store_true", help="remove every budget of the scope")
+    _alert(p)
     _common(p)
     p.set_defaults(handler=budgets_set)
     p = budgets.add_parser("show", help="budgets with spend, reservations and what remains")
@@ -275,8 +291,8 @@ def register(subparsers: Any) -> None:
     _common(p, json_flag=True)
     p.set_defaults(handler=budgets_show)
 
-    p = subparsers.add_parser("usage", help="spend and tokens by team, key or model")
-    p.add_argument("--by", choices=["team", "key", "model"], default="team")
+    p = subparsers.add_parser("usage", help="spend and tokens by team, key, model or end user")
+    p.add_argument("--by", choices=["team", "key", "model", "user"], default="team")
     p.add_argument("--period", help="a month: 2026-11 (default: this month, UTC)")
     _common(p, json_flag=True)
     p.set_defaults(handler=usage)

@@ -46,7 +46,8 @@ def test_teams_crud_and_retry_safe_create(admin_gw: AdminGateway) -> None:
     body = {"id": tid, "name": "Research", "budgets": [{"period": "month", "limit_usd": 50}], "rpm": 60}
     first = admin_gw.admin("POST", "/admin/teams", json=body)
     assert first.status_code == 201
-    assert first.json()["budgets"] == [{"period": "month", "limit_usd": "50", "limit_tokens": None}]
+    assert first.json()["budgets"] == [{"period": "month", "limit_usd": "50", "limit_tokens": None,
+                                          "alert_at_percent": []}]
     again = admin_gw.admin("POST", "/admin/teams", json=body)
     assert again.status_code == 200 and again.json()["id"] == tid  # a retried create is harmless
     assert_error(admin_gw.admin("POST", "/admin/teams", json={**body, "rpm": 5}), 409, "team_exists")
