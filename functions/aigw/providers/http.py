@@ -15,7 +15,7 @@ import httpx
 from aigw.config.models import Deployment
 from aigw.errors import TRUNCATED, GatewayError, UpstreamError
 from aigw.providers.base import ChatCall, ChatResult, StreamEvent
-from aigw.providers.sse import SSEEvent, iter_sse, loads
+from aigw.providers.sse import SSEEvent, iter_sse_bytes, loads
 
 
 @dataclass(slots=True)
@@ -196,7 +196,7 @@ class HttpChatProvider:
                 raise with_call_context(await self._error(translator, response), call.deployment, call.request_id)
             broken: UpstreamError | None = None
             try:
-                async for event in iter_sse(response.aiter_lines()):
+                async for event in iter_sse_bytes(response.aiter_bytes()):
                     for item in translator.stream_event(event):
                         yield item
                     if translator.ended():
