@@ -127,7 +127,7 @@ class _Edge:
             self.observer.request_refused(refusal_record(request_id, api, path, error,
                                                          time.perf_counter() - started_at))
             if not started:
-                response = error_response(error, request_id, envelope=api, headers=exc.headers)
+                response = error_response(error, request_id, envelope=api, headers=dict(exc.headers or {}))
                 await response(scope, receive, send)
         except Exception as exc:
             path = scope.get("path", "")

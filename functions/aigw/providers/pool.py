@@ -130,7 +130,7 @@ class LifoTransport(httpx.AsyncHTTPTransport):
 
     def __init__(self, *, limits: httpx.Limits) -> None:
         super().__init__(limits=limits, http1=True, http2=False, trust_env=False)
-        ssl_context = self._pool._ssl_context  # type: ignore[union-attr]  # the one httpx built for us
+        ssl_context = self._pool._ssl_context  # the one httpx built for us
         self._pool = LifoPool(  # type: ignore[assignment]
             ssl_context=ssl_context, max_connections=limits.max_connections or 1 << 30,
             max_keepalive=1 << 30 if limits.max_keepalive_connections is None else limits.max_keepalive_connections,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -42,6 +41,16 @@ class Server:
                 length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
                                if line.lower().startswith(b"content-length:")), 0)
                 await reader.readexactly(length)
+                if path == b"/sse":  # chunked, its last (empty) chunk sent a moment after [DONE]
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                                 b"transfer-encoding: chunked\r\n\r\n")
+                    frame = b"data: [DONE]\n\n"
+                    writer.write(f"{len(frame):x}\r\n".encode() + frame + b"\r\n")
+                    await writer.drain()
+                    await asyncio.sleep(0.005)
+                    writer.write(b"0\r\n\r\n")
+                    await writer.drain()
+                    continue
                 if path == b"/slow":
                     await asyncio.sleep(30)
                 body = b"x" * 5000 if path == b"/big" else b'{"ok":true}'
@@ -117,3 +126,18 @@ async def test_a_cancelled_request_gives_its_slot_back() -> None:
             with pytest.raises(asyncio.CancelledError):
                 await task
         assert (await http.get(f"http://127.0.0.1:{server.port}/")).status_code == 200
+
+
+async def test_a_stream_read_to_its_protocol_end_keeps_its_connection() -> None:
+    from aigw.providers.http import _drain
+    from aigw.providers.sse import iter_sse_bytes
+
+    async with Server() as server, client() as http:
+        for _ in range(3):
+            async with http.stream("GET", f"http://127.0.0.1:{server.port}/sse") as response:
+                body = response.aiter_bytes()
+                async for event in iter_sse_bytes(body):
+                    assert event.data == "[DONE]"
+                    await _drain(body)
+                    break
+        assert server.connections == 1
