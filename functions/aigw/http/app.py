@@ -70,7 +70,7 @@ def create_app(services: Services, *, extra_routes: list[RouteFactory] | None = 
         yield
         await services.aclose()
 
-    app = _App(routes=routes, lifespan=lifespan)
+    app = GatewayApp(routes=routes, lifespan=lifespan)
     origins = services.config.settings.cors_allow_origins
     if origins:
         from starlette.middleware.cors import CORSMiddleware
@@ -82,7 +82,7 @@ def create_app(services: Services, *, extra_routes: list[RouteFactory] | None = 
     return app
 
 
-class _App(Starlette):
+class GatewayApp(Starlette):
     """Starlette without its own error layers (ServerErrorMiddleware, ExceptionMiddleware):
     `_Edge` already turns every exception into the client API's envelope, and two more
     wrappers per request were measurable CPU on the hot path (docs/DESIGN.md §4)."""
