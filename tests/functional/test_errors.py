@@ -145,3 +145,9 @@ def test_stream_broken_after_first_byte_ends_with_an_error_the_sdk_raises(gw: An
 
 def test_unknown_route_is_404_in_the_envelope(gw: Any) -> None:
     assert_envelope(httpx.get(gw.url + "/v1/nothing-here"), 404, code="unknown_url")
+
+
+def test_a_method_no_route_takes_is_405_in_the_envelope(gw: Any) -> None:
+    response = httpx.request("OPTIONS", gw.base_url + "/chat/completions", timeout=10)
+    assert_envelope(response, 405, code="method_not_allowed")
+    assert set(response.headers["allow"].split(", ")) == {"POST"}

@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -74,7 +75,7 @@ def create_app(services: Services, *, extra_routes: list[RouteFactory] | None = 
                 await warming
         await services.aclose()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = GatewayApp(routes=routes, lifespan=lifespan)
     origins = services.config.settings.cors_allow_origins
     if origins:
         from starlette.middleware.cors import CORSMiddleware
@@ -84,6 +85,18 @@ def create_app(services: Services, *, extra_routes: list[RouteFactory] | None = 
                                                                 "x-aigw-cost-usd", "retry-after"])
     app.add_middleware(_Edge, observer=services.pipeline.observer)
     return app
+
+
+class GatewayApp(Starlette):
+    """Starlette without its own error layers (ServerErrorMiddleware, ExceptionMiddleware):
+    `_Edge` already turns every exception into the client API's envelope, and two more
+    wrappers per request were measurable CPU on the hot path (docs/DESIGN.md §4)."""
+
+    def build_middleware_stack(self) -> Any:
+        app: Any = self.router
+        for middleware in reversed(self.user_middleware):
+            app = middleware.cls(app, *middleware.args, **middleware.kwargs)
+        return app
 
 
 class _Edge:
@@ -111,6 +124,16 @@ class _Edge:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except HTTPException as exc:  # the router's own refusals (405 for a method no route takes)
+            path = scope.get("path", "")
+            api = api_of(path, Headers(scope=scope))
+            error = GatewayError(str(exc.detail), status=exc.status_code, type="invalid_request_error",
+                                 code="method_not_allowed" if exc.status_code == 405 else None)
+            self.observer.request_refused(refusal_record(request_id, api, path, error,
+                                                         time.perf_counter() - started_at))
+            if not started:
+                response = error_response(error, request_id, envelope=api, headers=dict(exc.headers or {}))
+                await response(scope, receive, send)
         except Exception as exc:
             path = scope.get("path", "")
             api = api_of(path, Headers(scope=scope))

@@ -15,7 +15,7 @@ import httpx
 from aigw.config.models import Deployment
 from aigw.errors import TRUNCATED, GatewayError, UpstreamError
 from aigw.providers.base import ChatCall, ChatResult, StreamEvent
-from aigw.providers.sse import SSEEvent, iter_sse, loads
+from aigw.providers.sse import SSEEvent, iter_sse_bytes, loads
 
 
 @dataclass(slots=True)
@@ -196,11 +196,13 @@ class HttpChatProvider:
                 raise with_call_context(await self._error(translator, response), call.deployment, call.request_id)
             broken: UpstreamError | None = None
             try:
-                async for event in iter_sse(response.aiter_lines()):
+                body = response.aiter_bytes()
+                async for event in iter_sse_bytes(body):
                     for item in translator.stream_event(event):
                         yield item
                     if translator.ended():
-                        break  # whatever follows the protocol's end is not part of the answer
+                        await _drain(body)  # what follows the protocol's end is not part of the answer
+                        break
             except httpx.TimeoutException:
                 broken = UpstreamError("upstream stream stalled (read timeout)", status=504, retryable=True)
             except httpx.TransportError as exc:
@@ -228,6 +230,29 @@ class HttpChatProvider:
         except httpx.HTTPError:  # the error body itself broke off: the status still says enough
             content = b""
         return translator.error(response.status_code, parse_json_body(content), response.headers)
+
+
+DRAIN_BYTES = 64 * 1024
+DRAIN_S = 0.05
+
+
+async def _drain(body: AsyncIterator[bytes]) -> None:
+    """Read the little left after a stream's protocol end (the chunked body's last chunk,
+    usually already received), so its connection is reused: closing a body not read to its
+    end closes the connection, and the next stream paid a new TCP (and TLS) handshake.
+    Bounded in bytes and time; an upstream that sends on after its end only loses that."""
+    import asyncio
+    import contextlib
+
+    async def rest() -> None:
+        read = 0
+        async for part in body:
+            read += len(part)
+            if read > DRAIN_BYTES:
+                return
+
+    with contextlib.suppress(TimeoutError, httpx.HTTPError):  # then the connection closes: no answer lost
+        await asyncio.wait_for(rest(), DRAIN_S)
 
 
 def _timeout(call: ChatCall) -> UpstreamError:

@@ -15,8 +15,67 @@ class SSEEvent:
     data: str
 
 
+async def iter_sse_bytes(chunks: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent]:
+    """Events from the raw body (httpx `aiter_bytes`): the fast path of `iter_sse(aiter_lines())`.
+
+    httpx's line reader decodes text through four incremental layers per chunk, and it splits
+    lines like `str.splitlines` (also at U+2028, U+0085, form feeds...), which breaks a JSON
+    data line carrying one of those characters raw. SSE lines end only at CR, LF or CRLF
+    (WHATWG), which is what this splits on, in bytes, before decoding each line as UTF-8."""
+    event: str | None = None
+    data: list[str] = []
+    pending: list[bytes] = []  # the start of a line not yet ended
+    skip_lf = False  # the last chunk ended with CR: an LF starting the next one is its CRLF
+    async for chunk in chunks:
+        if skip_lf:
+            skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if not chunk:
+            continue
+        if b"\r" in chunk:
+            skip_lf = chunk[-1:] == b"\r"
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\n" not in chunk:
+            pending.append(chunk)
+            continue
+        lines = chunk.split(b"\n")
+        if pending:
+            lines[0] = b"".join(pending) + lines[0]
+            pending = []
+        rest = lines.pop()
+        if rest:
+            pending.append(rest)
+        for raw in lines:
+            if not raw:
+                if data:
+                    yield SSEEvent(event, "\n".join(data))
+                event, data = None, []
+            else:
+                event = _field(raw.decode("utf-8", "replace"), event, data)
+    if pending:
+        event = _field(b"".join(pending).decode("utf-8", "replace"), event, data)
+    if data:
+        yield SSEEvent(event, "\n".join(data))
+
+
+def _field(line: str, event: str | None, data: list[str]) -> str | None:
+    """Apply one non-blank line: a data line appends to `data`; returns the event name."""
+    if line.startswith(":"):
+        return event
+    name, _, value = line.partition(":")
+    if value.startswith(" "):
+        value = value[1:]
+    if name == "data":
+        data.append(value)
+    elif name == "event":
+        return value
+    return event
+
+
 async def iter_sse(lines: AsyncIterator[str]) -> AsyncIterator[SSEEvent]:
-    """Events from an async iterator of lines (httpx `aiter_lines`), dispatched on blank lines."""
+    """Events from an async iterator of lines (httpx `aiter_lines`), dispatched on blank lines.
+    The reference for `iter_sse_bytes` (tests hold the two equal)."""
     event: str | None = None
     data: list[str] = []
     async for line in lines:

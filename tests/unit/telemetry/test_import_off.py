@@ -33,7 +33,7 @@ def probe(**env: str) -> dict[str, object]:
 def test_off_imports_no_opentelemetry_module() -> None:
     off = probe()
     assert off["otel"] == []
-    assert off["listeners"] == [] and off["app"] == "Starlette"
+    assert off["listeners"] == [] and off["app"] == "GatewayApp"  # the app itself, not a tracing wrapper
     assert "telemetry" not in off["stages"]  # type: ignore[operator]
 
 
