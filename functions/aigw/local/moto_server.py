@@ -1,9 +1,16 @@
 """moto in server mode, in-process, one operation at a time.
 
 moto's threaded server does not apply a DynamoDB operation atomically: two racing
-conditional updates on one item can both pass (docs/DESIGN.md §8). DynamoDB serializes writes
-to an item, so we serialize moto's requests behind one lock; otherwise a race test would
-measure moto instead of the gateway.
+conditional updates on one item can both pass (docs/DESIGN.md §8). DynamoDB serializes
+writes to an item, so we serialize moto's requests behind one lock; otherwise a race test
+would measure moto instead of the gateway.
+
+moto also keeps every model object it ever creates: `BaseModel.__new__` appends each
+instance to a per-class `instances_tracked` list, read only by moto's web dashboard. Its
+`transact_write_items` deep-copies the whole table once per item as a rollback backup, and
+`update_item` deep-copies the item, so every copy stayed reachable: `aigw dev` grew about
+165 KB per request. After each request, still under the lock, those lists are emptied
+(`bench/dev_memory.py` measures it).
 """
 
 from __future__ import annotations
@@ -28,13 +35,28 @@ LOCAL_AWS_ENV = {
 class SerializedWSGI:
     """Run a WSGI app's requests one at a time (response body included)."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]],
+                 after: Callable[[dict[str, Any]], None] | None = None) -> None:
         self._app = app
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
+        self._after = after
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        with self._lock:
-            return list(self._app(environ, start_response))
+        with self.lock:
+            try:
+                return list(self._app(environ, start_response))
+            finally:
+                forget_model_instances()
+                if self._after is not None:
+                    self._after(environ)
+
+
+def forget_model_instances() -> None:
+    """Drop moto's references to every model object it created (see the module docstring);
+    live objects stay reachable from their backends, garbage copies become collectable."""
+    from moto.core.model_instances import reset_model_data
+
+    reset_model_data()
 
 
 @dataclass
