@@ -43,13 +43,39 @@ def parse_budgets(texts: list[str] | None, alerts: str | None = None) -> list[di
                          else None) for b in budgets]
 
 
+# Fields that hold epoch seconds in the admin API; the CLI prints them as ISO 8601 (UTC).
+TIME_FIELDS = frozenset({"created_at", "updated_at", "expires_at", "resets_at", "rotated_at", "previous_valid_until"})
+
+
+def iso(value: Any) -> Any:
+    """Epoch seconds as ISO 8601 in UTC (`2026-11-25T14:03:00Z`); anything else unchanged."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
+    if isinstance(value, str):
+        try:
+            return iso(float(value))
+        except ValueError:
+            return value
+    return value
+
+
+def with_iso_times(data: Any) -> Any:
+    """A copy of an admin API answer with every TIME_FIELDS value in ISO 8601."""
+    if isinstance(data, dict):
+        return {k: iso(v) if k in TIME_FIELDS and v is not None else with_iso_times(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [with_iso_times(v) for v in data]
+    return data
+
+
 def table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], *, out: Any = None) -> None:
     """Print rows as an aligned text table (columns: (key, header))."""
     out = out or sys.stdout
     if not rows:
         print("(none)", file=out)
         return
-    cells = [[_cell(row.get(key)) for key, _ in columns] for row in rows]
+    cells = [[_cell(iso(row.get(key)) if key in TIME_FIELDS else row.get(key)) for key, _ in columns]
+             for row in rows]
     widths = [max(len(header), *(len(c[i]) for c in cells)) for i, (_, header) in enumerate(columns)]
     print("  ".join(h.ljust(w) for (_, h), w in zip(columns, widths, strict=True)).rstrip(), file=out)
     for row_cells in cells:
@@ -61,8 +87,6 @@ def _cell(value: Any) -> str:
         return "-"
     if isinstance(value, list):
         return ",".join(_cell(v) for v in value) or "-"
-    if isinstance(value, float) and value > 1e9:  # epoch seconds
-        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(value))
     return str(value)
 
 
@@ -83,7 +107,12 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
+    print(json.dumps(with_iso_times(data), indent=2, default=str))
+
+
+def _scope_label(result: dict[str, Any]) -> str:
+    """`global`, or `team research`: the global scope has no id worth printing."""
+    return result["scope"] if result["scope"] == "global" else f"{result['scope']} {result['id']}"
 
 
 # ---- teams --------------------------------------------------------------------------------------
@@ -105,7 +134,8 @@ def teams_list(args: argparse.Namespace) -> int:
         return 0
     for team in teams:
         team["budgets_text"] = _budgets_text(team["budgets"])
-    table(teams, [("id", "TEAM"), ("name", "NAME"), ("budgets_text", "BUDGETS"), ("rpm", "RPM"), ("tpm", "TPM")])
+    table(teams, [("id", "TEAM"), ("name", "NAME"), ("budgets_text", "BUDGETS"), ("rpm", "RPM"), ("tpm", "TPM"),
+                  ("created_at", "CREATED")])
     return 0
 
 
@@ -119,8 +149,13 @@ def keys_create(args: argparse.Namespace) -> int:
             body[field] = getattr(args, field)
     if args.expires:
         body["expires_in_s"] = parse_duration(args.expires)
+    if args.id:
+        body["id"] = args.id
     headers = {"idempotency-key": args.idempotency_key} if args.idempotency_key else None
     key = _client(args).request("POST", "/admin/keys", body=body, headers=headers)
+    if args.json:
+        _print_json(key)  # "key" is the secret, or null when this create had already been done
+        return 0
     if not key.get("key"):
         print(f"key {key['id']} already exists (an earlier run of this create); its secret is shown only once: "
               f"rotate it with `aigw keys rotate {key['id']}` if it was lost", file=sys.stderr)
@@ -161,7 +196,10 @@ def keys_revoke(args: argparse.Namespace) -> int:
 def keys_rotate(args: argparse.Namespace) -> int:
     grace = parse_duration(args.grace) if args.grace else 86_400.0
     key = _client(args).request("POST", f"/admin/keys/{args.id}/rotate", body={"grace_s": grace})
-    until = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(key["previous_valid_until"]))
+    if args.json:
+        _print_json(key)
+        return 0
+    until = iso(key["previous_valid_until"])
     print(f"rotated key {key['id']} (new prefix {key['prefix']}); the old secret works until {until}. "
           "New secret, shown once:", file=sys.stderr)
     print(key["key"])
@@ -180,8 +218,7 @@ def budgets_set(args: argparse.Namespace) -> int:
     if not args.budget and not args.clear:
         raise CliError("give at least one --budget (e.g. --budget 50usd/month), or --clear")
     result = _client(args).request("PUT", _scope_path(args), body={"budgets": parse_budgets(args.budget, args.alert)})
-    scope = result["scope"] if result["scope"] == result["id"] else f"{result['scope']} {result['id']}"
-    print(f"budgets of {scope}: {_budgets_text(result['budgets'])}")
+    print(f"budgets of {_scope_label(result)}: {_budgets_text(result['budgets'])}")
     return 0
 
 
@@ -190,12 +227,14 @@ def budgets_show(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result)
         return 0
-    print(f"{result['scope']} {result['id']}  rpm: {result['rpm'] or '-'}  tpm: {result['tpm'] or '-'}  "
-          f"(this minute: {result['rate_window']['requests']} requests, {result['rate_window']['tokens']} tokens)")
+    window = result["rate_window"]
+    print(f"budgets of {_scope_label(result)} (rpm: {result['rpm'] or '-'}, tpm: {result['tpm'] or '-'}; "
+          f"this minute: {window['requests']} requests, {window['tokens']} tokens)")
     table(result["budgets"], [("period", "PERIOD"), ("period_key", "CURRENT"), ("limit_usd", "LIMIT_USD"),
                               ("spent_usd", "SPENT_USD"), ("reserved_usd", "RESERVED_USD"),
                               ("remaining_usd", "REMAINING_USD"), ("limit_tokens", "LIMIT_TOKENS"),
-                              ("spent_tokens", "SPENT_TOKENS"), ("remaining_tokens", "REMAINING_TOKENS")])
+                              ("spent_tokens", "SPENT_TOKENS"), ("remaining_tokens", "REMAINING_TOKENS"),
+                              ("resets_at", "RESETS")])
     return 0
 
 
@@ -250,6 +289,8 @@ def register(subparsers: Any) -> None:
         dest="action", metavar="ACTION", required=True)
     p = keys.add_parser("create", help="create a key (printed once, on its own line)")
     p.add_argument("--team", required=True)
+    p.add_argument("--id", help="choose the key's id (key_...): makes the create safe to repeat")
+    p.add_argument("--json", action="store_true", help="print the created key as JSON (secret included)")
     p.add_argument("--project")
     p.add_argument("--name")
     p.add_argument("--models", help="allowed models, comma-separated names or patterns: 'gpt-4o*,claude-*'")
@@ -272,6 +313,7 @@ def register(subparsers: Any) -> None:
     p = keys.add_parser("rotate", help="issue a new secret; the old one keeps working for --grace")
     p.add_argument("id")
     p.add_argument("--grace", default="24h", help="how long the old secret still works (default 24h)")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON (new secret included)")
     _common(p)
     p.set_defaults(handler=keys_rotate)
 

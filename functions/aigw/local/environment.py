@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aigw.auth.keys import generate_key, hash_key, key_prefix
@@ -20,6 +21,7 @@ from aigw.config.models import GatewayConfig
 from aigw.credentials import secret_name
 from aigw.local.moto_server import MotoServer, start_moto
 from aigw.local.resources import create_tables, put_local_secrets
+from aigw.local.state import FLUSH_S, StateStore
 
 DEV_TEAM = "dev"
 
@@ -29,14 +31,20 @@ class LocalAws:
     moto: MotoServer
     aws: AwsResources
     env: dict[str, str] = field(default_factory=dict)
+    state: StateStore | None = None
+    restored: dict[str, int] = field(default_factory=dict)  # items loaded per table (logical id)
 
     def stop(self) -> None:
+        if self.state is not None:
+            self.state.close()  # the last counter updates, while moto still runs
         self.moto.stop()
 
 
-def start_local_aws(config: GatewayConfig, *, set_environ: bool = True) -> LocalAws:
+def start_local_aws(config: GatewayConfig, *, set_environ: bool = True, state_dir: Path | None = None,
+                    save_interval_s: float = FLUSH_S) -> LocalAws:
     """Start moto, point boto3 at it (through the standard AWS_ENDPOINT_URL_* variables),
-    create the tables and copy local credentials into Secrets Manager."""
+    create the tables and copy local credentials into Secrets Manager. With `state_dir`, the
+    tables start with what was saved there and are kept saved (local/state.py)."""
     import boto3
 
     moto = start_moto()
@@ -49,9 +57,19 @@ def start_local_aws(config: GatewayConfig, *, set_environ: bool = True) -> Local
     dynamodb_client = session.client("dynamodb", endpoint_url=moto.url)
     secrets = session.client("secretsmanager", endpoint_url=moto.url)
     create_tables(dynamodb_client)
+    state = StateStore(state_dir, flush_s=save_interval_s) if state_dir is not None else None
+    restored: dict[str, int] = {}
+    if state is not None:
+        try:
+            restored = state.load(moto.app.lock)
+        except Exception:
+            moto.stop()
+            raise
+        state.attach(moto.app.lock)
+        moto.app.observer = state.observe
     put_local_secrets(secrets, config.credential_names, prefix=secret_name(""))
     aws = AwsResources(dynamodb=session.resource("dynamodb", endpoint_url=moto.url), secrets=secrets)
-    return LocalAws(moto=moto, aws=aws, env=env)
+    return LocalAws(moto=moto, aws=aws, env=env, state=state, restored=restored)
 
 
 def create_key(aws: AwsResources, *, team: str = DEV_TEAM, key: str | None = None, models: list[str] | None = None,

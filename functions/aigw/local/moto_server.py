@@ -15,6 +15,7 @@ instance to a per-class `instances_tracked` list, read only by moto's web dashbo
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -32,23 +33,31 @@ LOCAL_AWS_ENV = {
 }
 
 
+# (X-Amz-Target, request body): called under the lock after each request, e.g. to save state.
+RequestObserver = Callable[[str, bytes], None]
+
+
 class SerializedWSGI:
     """Run a WSGI app's requests one at a time (response body included)."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]],
-                 after: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self._app = app
         self.lock = threading.Lock()
-        self._after = after
+        self.observer: RequestObserver | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         with self.lock:
+            observer = self.observer
+            body = b""
+            if observer is not None:
+                body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                environ["wsgi.input"] = io.BytesIO(body)
             try:
                 return list(self._app(environ, start_response))
             finally:
                 forget_model_instances()
-                if self._after is not None:
-                    self._after(environ)
+                if observer is not None:
+                    observer(environ.get("HTTP_X_AMZ_TARGET", ""), body)
 
 
 def forget_model_instances() -> None:
@@ -62,6 +71,7 @@ def forget_model_instances() -> None:
 @dataclass
 class MotoServer:
     url: str
+    app: SerializedWSGI
     _server: Any
     _thread: threading.Thread
 
@@ -93,4 +103,4 @@ def start_moto(host: str = "127.0.0.1", port: int = 0) -> MotoServer:
     thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
     thread.start()
     bound_host, bound_port = server.server_address[:2]
-    return MotoServer(url=f"http://{bound_host!s}:{bound_port}", _server=server, _thread=thread)
+    return MotoServer(url=f"http://{bound_host!s}:{bound_port}", app=app, _server=server, _thread=thread)

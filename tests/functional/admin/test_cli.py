@@ -81,3 +81,49 @@ def test_clear_failures(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AIGW_ADMIN_TOKEN")
     code, _, err = cli("teams", "list")
     assert code == 1 and "AIGW_ADMIN_TOKEN" in err
+
+
+ISO = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
+
+
+def test_keys_create_json_and_a_chosen_id(cli: Any, admin_gw: AdminGateway) -> None:
+    import json
+
+    team = "cli-" + uuid.uuid4().hex[:6]
+    assert cli("teams", "create", team)[0] == 0
+    key_id = "key_" + uuid.uuid4().hex[:10]
+    code, out, err = cli("keys", "create", "--team", team, "--id", key_id, "--models", "mock-*", "--expires", "1d",
+                         "--json")
+    assert code == 0, err
+    created = json.loads(out)
+    assert created["id"] == key_id and created["key"].startswith("sk-aigw-") and created["models"] == ["mock-*"]
+    assert re.fullmatch(ISO, created["created_at"]) and re.fullmatch(ISO, created["expires_at"])
+    assert admin_gw.chat(created["key"]).status_code == 200
+    code, out, _ = cli("keys", "create", "--team", team, "--id", key_id, "--models", "mock-*", "--expires", "1d",
+                       "--json")
+    assert code == 0 and json.loads(out)["key"] is None  # a repeat: the secret is never shown twice
+
+    code, out, _ = cli("keys", "list", "--team", team)
+    assert code == 0 and re.search(rf"{key_id}\s.*\s{ISO}$", out, re.M)  # EXPIRES in ISO 8601
+    code, out, _ = cli("keys", "show", key_id)
+    assert re.search(rf'"created_at": "{ISO}"', out)
+    code, out, err = cli("keys", "rotate", key_id, "--grace", "1h")
+    assert code == 0 and re.search(rf"works until {ISO}", err)
+    code, out, _ = cli("teams", "list")
+    assert re.search(rf"^{team}\s.*{ISO}$", out, re.M)
+
+
+def test_budgets_show_names_the_scope_once(cli: Any) -> None:
+    assert cli("budgets", "set", "global", "--budget", "5000usd/month")[0] == 0
+    try:
+        code, out, _ = cli("budgets", "show", "global")
+    finally:  # the tables are shared by the whole session: leave no global budget behind
+        assert cli("budgets", "set", "global", "--clear")[0] == 0
+    header, columns, row = out.splitlines()[:3]
+    assert code == 0 and header.startswith("budgets of global (rpm: -") and "global global" not in out
+    assert columns.split()[:3] == ["PERIOD", "CURRENT", "LIMIT_USD"] and columns.split()[-1] == "RESETS"
+    assert row.split()[0] == "month" and re.search(ISO + "$", row)
+    team = "cli-" + uuid.uuid4().hex[:6]
+    cli("teams", "create", team, "--budget", "5usd/day")
+    code, out, _ = cli("budgets", "show", "team", team)
+    assert out.startswith(f"budgets of team {team} (")
