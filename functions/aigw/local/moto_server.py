@@ -10,11 +10,14 @@ instance to a per-class `instances_tracked` list, read only by moto's web dashbo
 `transact_write_items` deep-copies the whole table once per item as a rollback backup, and
 `update_item` deep-copies the item, so every copy stayed reachable: `aigw dev` grew about
 165 KB per request. After each request, still under the lock, those lists are emptied
-(`bench/dev_memory.py` measures it).
+(`bench/dev_memory.py` measures it). And since those backups are all taken before the first
+write, one copy per table serves as well as one per item: `transact_write_items` is made to
+reuse it (the settlement transaction has up to 8 items on one table).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import threading
@@ -68,6 +71,55 @@ def forget_model_instances() -> None:
     reset_model_data()
 
 
+def copy_each_table_once() -> None:
+    """Make moto's `transact_write_items` deep-copy each table once, not once per item.
+
+    Its rollback backup loop copies `self.tables[name]` for every item before any write, each
+    copy replacing the previous one: the copies are identical, so reusing the first changes
+    nothing but the cost (a full table copy per item). Safe because moto's requests run one
+    at a time (SerializedWSGI): the module's `copy` is swapped only during one call.
+    """
+    from moto.dynamodb import models
+
+    backend = models.DynamoDBBackend
+    if getattr(backend.transact_write_items, "_copies_tables_once", False):
+        return
+    original = backend.transact_write_items
+    real = models.copy
+
+    @functools.wraps(original)
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        models.copy = _OnePerTable(real)  # type: ignore[assignment]
+        try:
+            original(self, transact_items)
+        finally:
+            models.copy = real
+
+    transact_write_items._copies_tables_once = True  # type: ignore[attr-defined]
+    backend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+class _OnePerTable:
+    """The `copy` module, except that deep copies of a moto Table are made once per call."""
+
+    def __init__(self, module: Any) -> None:
+        from moto.dynamodb.models.table import Table
+
+        self._module = module
+        self._table = Table
+        self._copies: dict[int, Any] = {}
+
+    def deepcopy(self, obj: Any, memo: dict[int, Any] | None = None) -> Any:
+        if not isinstance(obj, self._table):
+            return self._module.deepcopy(obj, memo)
+        if id(obj) not in self._copies:
+            self._copies[id(obj)] = self._module.deepcopy(obj, memo)
+        return self._copies[id(obj)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+
 @dataclass
 class MotoServer:
     url: str
@@ -98,6 +150,7 @@ def start_moto(host: str = "127.0.0.1", port: int = 0) -> MotoServer:
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per AWS call
+    copy_each_table_once()
     app = SerializedWSGI(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
