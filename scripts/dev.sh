@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
-# Create the environment (once) and run the gateway locally: `bash scripts/dev.sh [--port 8080] [--config FILE]`.
+# Run the gateway locally: `bash scripts/dev.sh [--port 8080] [--config FILE] [--ephemeral] [--log-file PATH]`.
+# The first run creates .venv and shows what it installs (scripts/aigw); the state (teams, keys,
+# budgets, spend) is kept in .aigw/ at the top of the checkout. See README.md, "Running locally".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/aigw ]; then
-  "$PY" -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[dev]'
-fi
-exec .venv/bin/aigw dev "$@"
+exec scripts/aigw dev "$@"
