@@ -94,14 +94,16 @@ class StateStore:
                 continue
             try:
                 data = json.loads(path.read_text())
-                if data.get("format") != FORMAT:
-                    raise ValueError(f"unknown format {data.get('format')!r}")
+                if not isinstance(data, dict) or data.get("format") != FORMAT:
+                    raise ValueError(f"not an {FORMAT} file")
                 items = [i for i in data["items"] if not _expired(i, spec, now)]
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+                backend = _backend(name)
+                for item in items:
+                    backend.put_item(name, item)
+            except StateError:
+                raise
+            except Exception as exc:  # any damage to the file: one clear line, never a traceback
                 raise StateError(f"cannot read {path}: {exc}; move it away or run with --ephemeral") from None
-            backend = _backend(name)
-            for item in items:
-                backend.put_item(name, item)
             restored[spec.logical_id] = len(items)
         return restored
 
