@@ -66,12 +66,14 @@ def read_env_file(path: Path) -> dict[str, str]:
         return {}
     values: dict[str, str] = {}
     for line in text.splitlines():
+        head, _, raw = line.partition("=")
+        if not head.startswith("export ") or ("$" in raw and not raw.startswith("'")):
+            continue  # not ours, or a reference such as "$AIGW_DEV_KEY" (shlex.quote single-quotes literals)
         try:
             words = shlex.split(line, comments=True)
         except ValueError:
             continue
         if len(words) == 2 and words[0] == "export" and "=" in words[1]:
             name, _, value = words[1].partition("=")
-            if "$" not in value:
-                values[name] = value
+            values[name] = value
     return values
