@@ -184,3 +184,16 @@ def test_base64_embeddings_on_the_wire(gw: Any) -> None:
     too_many = httpx.post(gw.base_url + "/embeddings", headers={"authorization": f"Bearer {gw.key}"},
                           json={"model": "mock-embed", "input": "one", "dimensions": 100_000})
     assert too_many.status_code == 400 and too_many.json()["error"]["param"] == "dimensions"
+
+
+def test_the_anthropic_sdk_streams_the_tool_input(gw: Any) -> None:
+    client = anthropic.Anthropic(base_url=gw.url, api_key=gw.key, max_retries=0)
+    tools: list[Any] = [{"name": t["function"]["name"], "description": t["function"]["description"],
+                         "input_schema": t["function"]["parameters"]} for t in TOOLS]
+    with client.messages.stream(model="mock-stream", max_tokens=200, tools=tools,
+                                messages=[{"role": "user", "content": "weather in Porto for 3 days"}]) as stream:
+        partial = [e.partial_json for e in stream if e.type == "input_json"]
+        final = stream.get_final_message()
+    use = next(b for b in final.content if b.type == "tool_use")
+    assert final.stop_reason == "tool_use" and use.name == "get_weather" and len(partial) > 1
+    assert json.loads("".join(partial)) == use.input and set(use.input) == {"city", "unit", "days"}  # type: ignore[arg-type]
