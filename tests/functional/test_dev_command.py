@@ -227,3 +227,11 @@ def test_a_broken_state_file_is_a_clear_error(tmp_path: Path) -> None:
                              str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "cannot read" in result.stderr and "--ephemeral" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_one_state_directory_serves_one_gateway(devs: list[Dev], tmp_path: Path) -> None:
+    devs.append(start_dev(["--state-dir", str(tmp_path)]))
+    result = subprocess.run([sys.executable, "-m", "aigw.cli", "dev", "--port", str(free_port()), "--state-dir",
+                             str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and f"{tmp_path} is in use by aigw dev (pid {devs[0].proc.pid})" in result.stderr
+    assert "Traceback" not in result.stderr

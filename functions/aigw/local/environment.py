@@ -61,6 +61,7 @@ def start_local_aws(config: GatewayConfig, *, set_environ: bool = True, state_di
     restored: dict[str, int] = {}
     if state is not None:
         try:
+            state.claim()
             restored = state.load(moto.app.lock)
         except Exception:
             moto.stop()

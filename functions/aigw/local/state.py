@@ -77,7 +77,31 @@ class StateStore:
         self._lock: threading.Lock | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock_file: Any = None
         self.failed = False
+
+    def claim(self) -> None:
+        """Take the directory for this process: two servers saving into one directory would
+        overwrite each other's snapshots (an advisory lock, released when the process ends)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            return
+        handle = open(self.directory / "lock", "a+")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            handle.close()
+            raise StateError(f"{self.directory} is in use by {owner}: stop it, or give this one another "
+                             "--state-dir (or --ephemeral)") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"aigw dev (pid {os.getpid()})\n")
+        handle.flush()
+        self._lock_file = handle
 
     # ---- load -------------------------------------------------------------------------------
     def load(self, lock: threading.Lock) -> dict[str, int]:
@@ -142,6 +166,9 @@ class StateStore:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.flush()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_s):
