@@ -1,6 +1,6 @@
 """The README's examples for `aigw dev`, run verbatim: the server started as the README says
-(`bash scripts/dev.sh`), every bash and Python block of "Running locally" and of the admin
-section run in a second shell at the top of a checkout."""
+(`bash scripts/dev.sh`), every bash and Python block of "Running locally", the admin and the
+Responses sections run in a second shell at the top of a checkout."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_the_local_examples_run_verbatim(tmp_path: Path) -> None:
                 break
         else:
             raise AssertionError("aigw dev printed no banner")
-        examples = blocks("local") + blocks("admin")
+        examples = blocks("local") + blocks("admin") + blocks("responses")
         assert [lang for lang, _ in examples].count("python") >= 2 and len(examples) >= 4
         outputs = []
         for lang, code in examples:

@@ -197,3 +197,29 @@ def test_the_anthropic_sdk_streams_the_tool_input(gw: Any) -> None:
     use = next(b for b in final.content if b.type == "tool_use")
     assert final.stop_reason == "tool_use" and use.name == "get_weather" and len(partial) > 1
     assert json.loads("".join(partial)) == use.input and set(use.input) == {"city", "unit", "days"}  # type: ignore[arg-type]
+
+
+class Forecast(BaseModel):
+    city: str
+    days: list[str] = Field(min_length=1)
+    sunny: bool
+
+
+async def test_an_agents_sdk_agent_with_a_tool_and_structured_output(gw: Any) -> None:
+    from agents import Agent, Runner, function_tool, set_default_openai_client, set_tracing_disabled
+
+    set_tracing_disabled(True)
+    set_default_openai_client(openai.AsyncOpenAI(base_url=gw.base_url, api_key=gw.key, max_retries=0))
+    calls: list[tuple[str, int]] = []
+
+    @function_tool
+    def weather(city: str, days: int) -> str:
+        """The weather forecast for a city."""
+        calls.append((city, days))
+        return f"sunny in {city} for {days} days"
+
+    agent = Agent(name="forecaster", instructions="use the tool", model="mock-fast", tools=[weather],
+                  output_type=Forecast)  # the SDK's defaults: the Responses API, tool_choice auto
+    result = await Runner.run(agent, "What is the weather in Porto?", max_turns=4)
+    assert len(calls) == 1 and isinstance(calls[0][0], str) and isinstance(calls[0][1], int)
+    assert isinstance(result.final_output, Forecast) and result.final_output.days
