@@ -80,8 +80,8 @@ def set_limits(url: str) -> str:
     return str(created.json()["key"])
 
 
-async def drive(url: str, key: str, total: int, concurrency: int, on_progress: Any) -> dict[int, int]:
-    statuses: dict[int, int] = {}
+async def drive(url: str, key: str, total: int, concurrency: int, on_progress: Any) -> dict[int | str, int]:
+    statuses: dict[int | str, int] = {}
     counter = iter(range(total))
     done = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -92,14 +92,17 @@ async def drive(url: str, key: str, total: int, concurrency: int, on_progress: A
             for i in counter:
                 body: dict[str, Any] = {"model": "mock-fast", "max_tokens": 64,
                                         "messages": [{"role": "user", "content": f"request number {i}, say hi"}]}
-                if i % 4 == 0:
-                    body["stream"] = True
-                    async with client.stream("POST", "/v1/chat/completions", json=body) as response:
-                        async for _ in response.aiter_bytes():
-                            pass
-                        status = response.status_code
-                else:
-                    status = (await client.post("/v1/chat/completions", json=body)).status_code
+                try:
+                    if i % 4 == 0:
+                        body["stream"] = True
+                        async with client.stream("POST", "/v1/chat/completions", json=body) as response:
+                            async for _ in response.aiter_bytes():
+                                pass
+                            status: int | str = response.status_code
+                    else:
+                        status = (await client.post("/v1/chat/completions", json=body)).status_code
+                except httpx.TransportError as exc:
+                    status = type(exc).__name__
                 statuses[status] = statuses.get(status, 0) + 1
                 done += 1
                 on_progress(done)
@@ -115,7 +118,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=2_000, help="sample RSS every this many requests")
     parser.add_argument("--limits", choices=["none", "all"], default="none")
     parser.add_argument("--without-workaround", action="store_true",
-                        help="leave moto's instance tracking on (what `aigw dev` did before)")
+                        help="moto as it ships: instance tracking on, a table copy per transaction item")
     args = parser.parse_args()
 
     port = free_port()
@@ -125,27 +128,26 @@ def main() -> None:
         key = set_limits(url) if args.limits == "all" else DEV_KEY
         start_rss = rss_mb(proc.pid)
         started = time.monotonic()
-        rows: list[tuple[int, float, float]] = [(0, start_rss, 0.0)]
+        limits = "key + team + global budgets and RPM/TPM" if args.limits == "all" else "no limits (the dev key)"
+        label = "without the workaround (moto as shipped)" if args.without_workaround else "with the workaround"
+        print(f"aigw dev, {label}: {args.requests} chat requests, {args.concurrency} concurrent clients, {limits}")
+        print(f"{'requests':>9} {'RSS MB':>8} {'KB/request since start':>23} {'req/s':>7}")
+        print(f"{0:>9} {start_rss:>8.1f} {0.0:>23.1f} {0:>7}", flush=True)
 
         def progress(done: int) -> None:
             if done % args.every == 0 or done == args.requests:
-                rows.append((done, rss_mb(proc.pid), time.monotonic() - started))
+                if proc.poll() is not None:
+                    raise SystemExit(f"aigw dev exited (status {proc.returncode}) after {done} requests")
+                rss, elapsed = rss_mb(proc.pid), time.monotonic() - started
+                print(f"{done:>9} {rss:>8.1f} {(rss - start_rss) * 1024 / done:>23.1f} {done / elapsed:>7.0f}",
+                      flush=True)
 
         statuses = asyncio.run(drive(url, key, args.requests, args.concurrency, progress))
-        peak = rss_mb(proc.pid, "VmHWM")
+        print(f"peak RSS (VmHWM) {rss_mb(proc.pid, 'VmHWM'):.1f} MB; statuses "
+              f"{dict(sorted(statuses.items(), key=str))}")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-    label = "without the workaround (moto as shipped)" if args.without_workaround else "with the workaround"
-    limits = "key + team + global budgets and RPM/TPM" if args.limits == "all" else "no limits (the dev key)"
-    print(f"aigw dev, {label}: {args.requests} chat requests, {args.concurrency} concurrent clients, {limits}")
-    print(f"{'requests':>9} {'RSS MB':>8} {'KB/request since start':>23} {'req/s':>7}")
-    for done, rss, elapsed in rows:
-        per = (rss - start_rss) * 1024 / done if done else 0.0
-        rate = done / elapsed if elapsed else 0.0
-        print(f"{done:>9} {rss:>8.1f} {per:>23.1f} {rate:>7.0f}")
-    print(f"peak RSS (VmHWM) {peak:.1f} MB; statuses {dict(sorted(statuses.items()))}")
 
 
 if __name__ == "__main__":
