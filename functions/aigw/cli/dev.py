@@ -102,8 +102,7 @@ def _serve(args: argparse.Namespace, config: Any, sock: Any, log: TextIO, state_
             factory = getattr(importlib.import_module(module), function)
             extra.append(functools.partial(_local_routes, factory, local))
         app = create_app(services, extra_routes=extra)
-        host, port = sock.getsockname()[:2]
-        url = f"http://{host}:{port}"
+        url = _url(*sock.getsockname()[:2])
         lines = devenv.shell_lines(url, key, credentials.admin_token)
         env_file = devenv.write_env_file(state_dir, lines) if state_dir else None
         banner = functools.partial(_banner, url=url, config=config, lines=lines, env_file=env_file,
@@ -183,6 +182,12 @@ def _bind(host: str, port: int) -> Any:
         raise CliError(f"cannot listen on {host}:{port} ({exc.strerror}); is another aigw dev running? "
                        "Pick another port with --port") from None
     return sock
+
+
+def _url(host: str, port: int) -> str:
+    """The URL clients use: a wildcard address is reached on loopback; IPv6 in brackets."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _open_log(path: str | None) -> TextIO:
