@@ -1,8 +1,9 @@
 """Memory of `aigw dev` under load: `python bench/dev_memory.py [--requests 20000] [--limits all]`.
 
-Starts `aigw dev` (ephemeral, log lines to /dev/null) as its own process, sends chat requests
-to the mock provider from concurrent clients (a quarter of them streamed), and samples the
-server's resident memory (VmRSS in /proc, Linux) as it goes. Prints a table; not a test.
+Starts `aigw dev` (ephemeral unless `--keep-state`, log lines to /dev/null) as its own
+process, sends chat requests to the mock provider from concurrent clients (a quarter of them
+streamed), and samples the server's resident memory (VmRSS in /proc, Linux) as it goes.
+Prints a table; not a test.
 
   --limits none   the dev key as `aigw dev` makes it: no limit anywhere, so one settlement
                   TransactWriteItems (3 usage items) per request
@@ -18,9 +19,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -49,10 +52,11 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     raise RuntimeError(f"no {field} for process {pid}")
 
 
-def start_dev(port: int, workaround: bool) -> subprocess.Popen[bytes]:
+def start_dev(port: int, workaround: bool, state_dir: str | None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "AIGW_DEV_KEY": DEV_KEY, "AIGW_ADMIN_TOKEN": ADMIN_TOKEN,
            "PYTHONPATH": os.pathsep.join([str(ROOT / "functions"), os.environ.get("PYTHONPATH", "")])}
-    args = [sys.executable, "-c", LAUNCH, "on" if workaround else "off", "dev", "--port", str(port), "--ephemeral",
+    state = ["--state-dir", state_dir] if state_dir else ["--ephemeral"]
+    args = [sys.executable, "-c", LAUNCH, "on" if workaround else "off", "dev", "--port", str(port), *state,
             "--log-file", os.devnull]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 90
@@ -117,20 +121,25 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--every", type=int, default=2_000, help="sample RSS every this many requests")
     parser.add_argument("--limits", choices=["none", "all"], default="none")
+    parser.add_argument("--keep-state", action="store_true",
+                        help="save state as `aigw dev` does by default (a temporary --state-dir), not --ephemeral")
     parser.add_argument("--without-workaround", action="store_true",
                         help="moto as it ships: instance tracking on, a table copy per transaction item")
     args = parser.parse_args()
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_dev(port, workaround=not args.without_workaround)
+    state_dir = tempfile.mkdtemp(prefix="aigw-bench-state-") if args.keep_state else None
+    proc = start_dev(port, workaround=not args.without_workaround, state_dir=state_dir)
     try:
         key = set_limits(url) if args.limits == "all" else DEV_KEY
         start_rss = rss_mb(proc.pid)
         started = time.monotonic()
         limits = "key + team + global budgets and RPM/TPM" if args.limits == "all" else "no limits (the dev key)"
         label = "without the workaround (moto as shipped)" if args.without_workaround else "with the workaround"
-        print(f"aigw dev, {label}: {args.requests} chat requests, {args.concurrency} concurrent clients, {limits}")
+        state = "state saved" if state_dir else "ephemeral"
+        print(f"aigw dev, {label}, {state}: {args.requests} chat requests, {args.concurrency} concurrent clients, "
+              f"{limits}")
         print(f"{'requests':>9} {'RSS MB':>8} {'KB/request since start':>23} {'req/s':>7}")
         print(f"{0:>9} {start_rss:>8.1f} {0.0:>23.1f} {0:>7}", flush=True)
 
@@ -148,6 +157,8 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        if state_dir:
+            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
