@@ -144,7 +144,7 @@ def test_state_survives_a_restart_and_a_kill(devs: list[Dev], tmp_path: Path) ->
     state = tmp_path / "state"
     args = ["--state-dir", str(state)]
     env = {"AIGW_DEV_KEY": "", "AIGW_ADMIN_TOKEN": ""}
-    first = start_dev(args, env)
+    first = start_dev([*args, "--save-interval", "600"], env)  # only the clean stop saves the counters
     devs.append(first)
     assert first.cli("teams", "create", "research", "--budget", "5usd/month").returncode == 0
     created = first.cli("keys", "create", "--team", "research", "--models", "mock-*", "--budget", "1usd/day",
@@ -156,7 +156,8 @@ def test_state_survives_a_restart_and_a_kill(devs: list[Dev], tmp_path: Path) ->
         team_key.chat.completions.create(model="mock-fast", messages=[{"role": "user", "content": "hello"}])
     spent = json.loads(first.cli("budgets", "show", "key", key["id"], "--json").stdout)["budgets"][0]["spent_usd"]
     assert float(spent) > 0
-    first.stop()  # a clean stop (SIGTERM)
+    first.stop()  # a clean stop (SIGTERM) saves what the last requests spent
+    assert first.proc.returncode == 0
     assert oct((state / "env").stat().st_mode)[-3:] == "600" and (state / ".gitignore").read_text().endswith("*\n")
 
     second = start_dev(args, env)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -163,7 +164,17 @@ def _run_server(app: Any, sock: Any, *, on_ready: Callable[[], None]) -> None:
                 on_ready()
 
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    DevServer(config).run(sockets=[sock])
+    # uvicorn re-raises the signal that stopped it once it has shut down; SIGTERM's default
+    # action would then end the process before the caller's `finally` saves the state.
+    previous = signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        DevServer(config).run(sockets=[sock])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_cleanly(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 def _bind(host: str, port: int) -> Any:
