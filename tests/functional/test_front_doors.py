@@ -35,7 +35,7 @@ def test_refusals_before_the_pipeline_leave_one_log_line_and_metrics(gw: Any) ->
     while len(gw.records) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
     statuses = [(rec["status"], rec["api"], rec["error_code"]) for rec in gw.records]
-    assert statuses == [(401, "openai", "invalid_api_key"), (400, "openai", None),
+    assert statuses == [(401, "openai", "invalid_api_key"), (400, "openai", "invalid_json"),
                         (404, "anthropic", "model_not_found")]
     assert gw.records[1]["request_id"] == r.headers["x-request-id"] and gw.records[1]["key_id"]
     log = gw.log.getvalue()

@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,18 +28,26 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from aigw.admin.models import (
+    MAX_BODY_BYTES,
+    MAX_BODY_DEPTH,
     AdminError,
     BudgetsPut,
     InvalidRequest,
     KeyCreate,
     KeyRotate,
     KeyUpdate,
+    NotFound,
     TeamCreate,
     TeamUpdate,
 )
 from aigw.admin.service import AdminService
+from aigw.errors import InvalidRequest as GatewayInvalidRequest
+from aigw.jsonbody import parse_object
+from aigw.schemas import plain_message
 
 IDEMPOTENCY_HEADER = "idempotency-key"
+MAX_ID_CHARS = 128
+_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_ID_CHARS - 1}}}")
 
 
 @dataclass(slots=True)
@@ -55,19 +63,38 @@ class ApiRequest:
             if optional:
                 return model()
             raise InvalidRequest("this route needs a JSON body", code="missing_body")
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise InvalidRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from None
-        if not isinstance(data, dict):
-            raise InvalidRequest("the body must be a JSON object", code="invalid_json")
+        data = parse_body(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            details = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+            details = [{"field": ".".join(str(p) for p in e["loc"]), "message": plain_message(e["msg"])}
+                       for e in exc.errors(include_url=False, include_input=False)]
             first = details[0]
             raise InvalidRequest(f"invalid {first['field'] or 'body'}: {first['message']}", code="validation_error",
                                  details=details) from None
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """The body's JSON object, within the admin API's size and depth bounds."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise AdminError(f"the body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}", status=413,
+                         code="body_too_large")
+    try:
+        return parse_object(raw, max_depth=MAX_BODY_DEPTH, what="the body")
+    except GatewayInvalidRequest as exc:
+        raise InvalidRequest(exc.message, code="invalid_json") from None
+
+
+def check_request(request: ApiRequest) -> None:
+    """Ids in the path and the `team` filter are ids the API could have created: anything
+    else names nothing (404), and never reaches DynamoDB as an oversized or odd key."""
+    for name, value in request.params.items():
+        if name == "id" and not _ID.fullmatch(value):
+            raise NotFound(f"no object has the id {value[:80]!r} (ids are letters, digits, '.', '_' and '-', "
+                           f"at most {MAX_ID_CHARS} characters)", code="not_found")
+    team = request.query.get("team")
+    if team is not None and not _ID.fullmatch(team):
+        raise InvalidRequest(f"team {team[:80]!r} is not a team id", code="invalid_team")
 
 
 @dataclass(slots=True)
@@ -119,6 +146,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
 def dispatch(service: AdminService, handler: Handler, request: ApiRequest, *, log: Any = None) -> ApiResponse:
     """Run one handler; every failure becomes the one error envelope (never a stack trace)."""
     try:
+        check_request(request)
         return handler(service, request)
     except AdminError as exc:
         return ApiResponse(exc.status, exc.body())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,6 +20,8 @@ from aigw.admin.api import ROUTES, ApiRequest, ApiResponse, Handler, dispatch, e
 from aigw.admin.service import AdminService
 from aigw.guardrails.policy import guardrails_of
 from aigw.names import COUNTERS, ENTITIES, ENV_ADMIN_TOKEN
+
+logger = logging.getLogger("aigw.admin")
 
 
 def render(response: ApiResponse) -> Response:
@@ -42,11 +45,20 @@ def admin_routes(service: AdminService, token: str | None) -> list[Route]:
             api_request = ApiRequest(params=dict(request.path_params), query=dict(request.query_params),
                                      body=await request.body(), headers={k.lower(): v for k, v in
                                                                          request.headers.items()})
-            return render(await run_in_threadpool(dispatch, service, handler, api_request))
+            return render(await run_in_threadpool(dispatch, service, handler, api_request, log=logger))
 
         return run
 
-    return [Route(path, endpoint(handler), methods=[method]) for method, path, handler in ROUTES]
+    async def unknown(request: Request) -> Response:
+        """An /admin path or method no route serves: 404 in the admin envelope (as the Lambda
+        adapter answers), not the data plane's OpenAI one nor Starlette's plain-text 405."""
+        return render(error(404, "unknown_route", f"no admin route for {request.method} {request.url.path}",
+                            "not_found"))
+
+    routes = [Route(path, endpoint(handler), methods=[method]) for method, path, handler in ROUTES]
+    every = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+    routes += [Route("/admin", unknown, methods=every), Route("/admin/{path:path}", unknown, methods=every)]
+    return routes
 
 
 def service_for(services: Any) -> AdminService:

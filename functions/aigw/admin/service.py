@@ -232,8 +232,23 @@ class AdminService:
         previous = [h for h in lookup.get("previous_hashes") or [] if self._still_valid(h, now)]
         previous.append(old.key_hash)
         table = self._entities()
+        client = table.meta.client
+        try:
+            self._rotate(table, old, new, key_id, old_end, previous, now)
+        except client.exceptions.TransactionCanceledException:  # another rotation of this key won the race
+            raise Conflict(f"key {key_id!r} was rotated by another request at the same time; read it and retry",
+                           code="rotation_conflict") from None
+        self._on_change("key", old.key_hash)
+        view = self._key_view(new)
+        view["key"] = secret
+        view["previous_valid_until"] = old_end
+        return view
+
+    @staticmethod
+    def _rotate(table: Any, old: KeyRecord, new: KeyRecord, key_id: str, old_end: float, previous: list[str],
+                now: float) -> None:
         table.meta.client.transact_write_items(TransactItems=[
-            {"Put": {"TableName": table.name, "Item": self._key_item(new),
+            {"Put": {"TableName": table.name, "Item": AdminService._key_item(new),
                      "ConditionExpression": "attribute_not_exists(pk)"}},
             {"Update": {"TableName": table.name, "Key": {"pk": key_item_pk(old.key_hash), "sk": KEY_SK},
                         "UpdateExpression": f"SET valid_until = :end REMOVE {GSI1_PK}, {GSI1_SK}",
@@ -244,11 +259,6 @@ class AdminService:
                         "ExpressionAttributeValues": {":h": new.key_hash, ":p": previous, ":now": to_dynamo(now),
                                                       ":old": old.key_hash}}},
         ])
-        self._on_change("key", old.key_hash)
-        view = self._key_view(new)
-        view["key"] = secret
-        view["previous_valid_until"] = old_end
-        return view
 
     def _still_valid(self, key_hash: str, now: float) -> bool:
         try:

@@ -271,7 +271,10 @@ class MockProvider:
 
     async def embed(self, call: EmbeddingsCall) -> EmbeddingsResult:
         raw = call.body.get("input")
-        inputs = [raw] if isinstance(raw, str) else list(raw or [])
+        if isinstance(raw, str) or (isinstance(raw, list) and raw and all(isinstance(t, int) for t in raw)):
+            inputs: list[Any] = [raw]  # a string or one token array is one input
+        else:
+            inputs = list(raw or [])
         dimensions = _dimensions(call.body.get("dimensions"))
         as_base64 = call.body.get("encoding_format") == "base64"
         data = []

@@ -21,15 +21,15 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, Tag, model_validator
 
 from aigw.errors import GatewayError
 from aigw.pipeline.codec import sse
 from aigw.pricing.cost import Usage
 from aigw.providers.base import ChatChunk, ChatResult, NativeChunk
-from aigw.schemas import _Open
+from aigw.schemas import MAX_OUTPUT_TOKENS, Bool, Int, Name, Number, OutputTokens, _Block, _Open, block_type
 
 STOP_REASONS: dict[str, str] = {
     "stop": "end_turn",
@@ -43,23 +43,93 @@ RENAMES: dict[str, str] = {"max_tokens": "max_tokens", "temperature": "temperatu
                            "stream": "stream"}
 
 
+class AText(_Block):
+    text: str
+
+
+class ImageSource(_Open):
+    type: str
+    media_type: str | None = None
+    data: str | None = None
+    url: str | None = None
+
+
+class AImage(_Block):
+    source: ImageSource
+
+
+class AToolUse(_Block):
+    id: str
+    name: str
+    input: dict[str, Any]
+
+
+ToolResultBlock = Annotated[
+    Annotated[AText, Tag("type=text")] | Annotated[AImage, Tag("type=image")] | Annotated[_Block, Tag("type=other")],
+    block_type({"text", "image"})]
+
+
+class AToolResult(_Block):
+    tool_use_id: str
+    content: str | list[ToolResultBlock] | None = None
+    is_error: Bool | None = None
+
+
+ContentBlock = Annotated[
+    Annotated[AText, Tag("type=text")] | Annotated[AImage, Tag("type=image")]
+    | Annotated[AToolUse, Tag("type=tool_use")] | Annotated[AToolResult, Tag("type=tool_result")]
+    | Annotated[_Block, Tag("type=other")],
+    block_type({"text", "image", "tool_use", "tool_result"})]
+SystemBlock = Annotated[Annotated[AText, Tag("type=text")] | Annotated[_Block, Tag("type=other")], block_type({"text"})]
+
+
 class AnthropicMessage(_Open):
     role: Literal["user", "assistant"]
-    content: str | list[dict[str, Any]]
+    content: str | list[ContentBlock]
+
+
+class AnthropicTool(_Open):
+    name: Name  # client tools and server tools alike
+    type: str | None = None
+    description: str | None = None
+    input_schema: dict[str, Any] | None = None
+
+
+class AnthropicToolChoice(_Open):
+    type: Literal["auto", "any", "tool", "none"]
+    name: str | None = None
+    disable_parallel_tool_use: Bool | None = None
+
+    @model_validator(mode="after")
+    def _tool_needs_a_name(self) -> AnthropicToolChoice:
+        if self.type == "tool" and not self.name:
+            raise ValueError("tool_choice of type 'tool' needs the tool's `name`")
+        return self
+
+
+class AnthropicMetadata(_Open):
+    user_id: str | None = None
+
+
+class ThinkingConfig(_Open):
+    type: str
+    budget_tokens: Int | None = Field(default=None, ge=0, le=MAX_OUTPUT_TOKENS)
 
 
 class MessagesRequest(_Open):
-    model: str = Field(min_length=1)
-    max_tokens: int = Field(ge=1)
+    model: Name
+    max_tokens: OutputTokens
     messages: list[AnthropicMessage] = Field(min_length=1)
-    system: str | list[dict[str, Any]] | None = None
-    stream: bool | None = None
-    temperature: float | None = Field(default=None, ge=0, le=1)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    top_k: int | None = Field(default=None, ge=0)
+    system: str | list[SystemBlock] | None = None
+    stream: Bool | None = None
+    temperature: Number | None = Field(default=None, ge=0, le=1)
+    top_p: Number | None = Field(default=None, ge=0, le=1)
+    top_k: Int | None = Field(default=None, ge=0)
     stop_sequences: list[str] | None = None
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: dict[str, Any] | None = None
+    tools: list[AnthropicTool] | None = None
+    tool_choice: AnthropicToolChoice | None = None
+    metadata: AnthropicMetadata | None = None
+    thinking: ThinkingConfig | None = None
 
 
 # ---- request: Anthropic -> OpenAI ---------------------------------------------------------------
