@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aigw.admin.models import BudgetsPut, InvalidRequest, KeyUpdate, NotFound, TeamUpdate, budget_view, money
 from aigw.budgets import periods
@@ -22,8 +22,14 @@ from aigw.budgets.end_users import USAGE_DIMENSION, parse_usage_id
 from aigw.budgets.scopes import GLOBAL_ID, entity_key
 from aigw.budgets.spec import SCOPES, Budget, Limits, budget_to_item, merge_budgets
 
-if TYPE_CHECKING:
-    from aigw.admin.service import AdminService
+
+class KeysAndTeams(Protocol):
+    """What budgets need of the admin service: key and team records (aigw.admin.service)."""
+
+    def get_key(self, key_id: str) -> dict[str, Any]: ...
+    def get_team(self, team_id: str) -> dict[str, Any]: ...
+    def update_key(self, key_id: str, body: KeyUpdate) -> dict[str, Any]: ...
+    def update_team(self, team_id: str, body: TeamUpdate) -> dict[str, Any]: ...
 
 ChangeHook = Callable[[str, str], None]
 
@@ -31,7 +37,7 @@ ChangeHook = Callable[[str, str], None]
 class Spend:
     """The budgets-and-usage half of the admin service."""
 
-    def __init__(self, service: AdminService, entities: Callable[[], Any], counters: Callable[[], Any], *,
+    def __init__(self, service: KeysAndTeams, entities: Callable[[], Any], counters: Callable[[], Any], *,
                  clock: Callable[[], float] = time.time, on_change: ChangeHook | None = None) -> None:
         self._service = service
         self._entities = entities  # boto3 Table (resource) for Entities: project and global items

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from aigw.names import TIKTOKEN_CACHE_ENV
 from aigw.tokens.images import ImageRef, image_ref, openai_image_tokens
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     import tiktoken
 
     from aigw.config.models import ModelConfig
-    from aigw.pipeline.context import RequestContext
     from aigw.tokens.families import Family
 
 _URLS = {
@@ -295,6 +294,23 @@ def reference_encoding(model: ModelConfig) -> str:
         if not family_for(d.provider, d.model).exact or encoding_name_for(d.model) != "o200k_base":
             return "cl100k_base"
     return "o200k_base"
+
+
+_T = TypeVar("_T")
+
+
+class RequestContext(Protocol):
+    """What counting needs of a request (aigw.pipeline.context.RequestContext): a protocol, so
+    this package does not depend on the pipeline that calls it."""
+
+    @property
+    def body(self) -> Any: ...
+    @property
+    def operation(self) -> str: ...
+    @property
+    def model(self) -> ModelConfig: ...
+    def slot(self, kind: type[_T]) -> _T | None: ...
+    def put(self, value: object) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, eq=False)
