@@ -21,7 +21,9 @@ same transaction.
 settles in one TransactWriteItems: the reservation is replaced by the actual cost (zero if
 no upstream answered) and the request is added to the usage aggregates (by key, team, model
 and end user). A budget threshold the settlement crosses is decided in that same write
-(budgets/alerts.py) and sent as a `budget_alert` (budgets/notify.py). It learns the
+(budgets/alerts.py) and sent as a `budget_alert` (budgets/notify.py). The log line names the
+budget nearest its cap (`budget_scope`, `budget_used_pct`, from the counters' view the
+remaining-* headers use: no extra read). It learns the
 deployment's billed/estimated ratio, and reports a settlement above its reservation as
 `budget_overrun` (the counters are marked so the scope refuses the next request). It is
 idempotent and never raises; a settlement that cannot be written is logged with everything
@@ -191,6 +193,11 @@ class AdmissionStage:
                 "deployment": ctx.deployment.deployment_id if ctx.deployment else None})
         if reservation.charges:
             ctx.headers.update(self.admission.remaining(reservation.charges).headers())
+            found = self.admission.tightest(reservation.charges)
+            if found is not None:  # the dashboard's "tightest budgets" (infra/constructs/observability.py)
+                charge, share = found
+                log["budget_scope"] = f"{charge.scope.label()} {charge.period} {charge.period_label}"
+                log["budget_used_pct"] = round(share * 100, 1)
 
     def _learn(self, ctx: RequestContext) -> None:
         """Keep the deployment's largest billed/estimated prompt ratio (reported usage only)."""
