@@ -52,7 +52,7 @@ def test_per_team_lines_group_the_detail_set_by_team(default: Synth) -> None:
     expressions = _expressions(default)
     schema = ", ".join((f'"{names.METRICS_NAMESPACE}"', *names.METRIC_DIMENSIONS_DETAIL))
     for metric in (names.METRIC_COST_USD, names.METRIC_BUDGET_REJECTIONS, names.METRIC_RATE_LIMITED):
-        assert f"SELECT SUM({metric}) FROM SCHEMA({schema}) GROUP BY {names.DIM_TEAM} ORDER BY SUM() DESC LIMIT 20" \
+        assert f"SELECT SUM({metric}) FROM SCHEMA({schema}) GROUP BY {names.DIM_TEAM} ORDER BY SUM() DESC LIMIT 10" \
             in expressions
 
 
