@@ -233,3 +233,10 @@ def test_no_budget_line_before_the_counters_were_seen() -> None:
     ctx.deployment = CONFIG.models[0].deployments[0]
     asyncio.run(admission.after(ctx))  # another loop: the background refresh never ran
     assert "budget_scope" not in ctx.log and "budget_used_pct" not in ctx.log
+
+
+def test_a_refusal_names_the_exhausted_budget_for_the_dashboard() -> None:
+    admission, _ = stage([TransactionResult(ok=False, refused={FIRST: Snapshot(held_usd=Decimal(5))})])
+    ctx = context()
+    assert isinstance(asyncio.run(admission.before(ctx)), Reject)
+    assert ctx.log["budget_scope"].startswith("key 'key_1' month 20") and ctx.log["budget_used_pct"] == 100.0
