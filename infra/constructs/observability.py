@@ -173,7 +173,7 @@ class Observability(Construct):
                 "## aigw: spend, budgets, guardrails, errors, latency\n"
                 f"The top-{TOP} bars have their own range ({TEAM_TOP_DAYS} days for teams, the most Metrics Insights "
                 f"reads; {MODEL_TOP_DAYS} days for models). The Logs Insights tables follow the dashboard's range. "
-                "Exact month-to-date spend: `GET /admin/usage?by=team&period=YYYY-MM`."))],
+                "Exact month-to-date spend: `aigw usage --by team` (`GET /admin/usage`)."))],
             [_top(f"Top {TOP} teams by spend, last {TEAM_TOP_DAYS} days (USD)",
                   insights_by_team(METRIC_COST_USD), TEAM_TOP_DAYS),
              _top(f"Top {TOP} models by spend, last {MODEL_TOP_DAYS} days (USD)",
