@@ -101,7 +101,8 @@ class GatewayStack(cdk.Stack):
         )
         self.observability = Observability(
             self, "Observability", api_name=self.api.rest_api.rest_api_name, stage_name=STAGE_NAME,
-            gateway=gateway, admin=admin, spend_alarm_usd_per_hour=settings.spend_alarm_usd_per_hour,
+            gateway=gateway, gateway_logs=self.functions.log_groups["Gateway"], admin=admin,
+            spend_alarm_usd_per_hour=settings.spend_alarm_usd_per_hour,
             alarm_email=settings.alarm_email, encryption_key=key,
         )
 

@@ -46,6 +46,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("error_code", "string"), ("error_detail", "string"), ("stopped_by", "string"),
     ("route", "string"),  # route: refused before the pipeline
     ("refused_scope", "string"), ("cache_similarity", "double"),  # stage fields (ctx.log_for)
+    ("budget_scope", "string"), ("budget_used_pct", "double"),
 )
 
 

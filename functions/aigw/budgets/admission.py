@@ -38,7 +38,7 @@ from aigw.budgets.counters import (
     usage_update,
 )
 from aigw.budgets.demand import Demand
-from aigw.budgets.headers import Remaining, remaining
+from aigw.budgets.headers import Remaining, remaining, tightest
 from aigw.budgets.money import ZERO, usd_text
 from aigw.budgets.scopes import ScopeRef
 from aigw.budgets.spec import Limits
@@ -320,6 +320,11 @@ class Admission:
         now = self._clock()
         seen = {c.counter.id: s[1] for c in charges if (s := self._view.get(c.counter.id)) is not None}
         return remaining(charges, seen, now)
+
+    def tightest(self, charges: list[Charge]) -> tuple[Charge, float] | None:
+        """The budget nearest its cap, from the same view as `remaining` (no extra read)."""
+        return tightest(charges, {c.counter.id: s[1] for c in charges
+                                   if (s := self._view.get(c.counter.id)) is not None})
 
     def _observe(self, counter: ItemKey, snapshot: Snapshot) -> None:
         now = self._clock()

@@ -6,7 +6,8 @@
                                                ("1s", "6m0s", "20ms")
     x-aigw-budget-remaining-usd                the smallest USD budget left of any scope
 
-With several scopes (key and team), the one with the least left is reported.
+With several scopes (key and team), the one with the least left is reported. `tightest` is
+the log line's view of the same numbers: the budget nearest its cap, for the dashboard.
 """
 
 from __future__ import annotations
@@ -89,3 +90,22 @@ def remaining(charges: Sequence[Charge], seen: Mapping[ItemKey, Snapshot], now: 
             left_usd = caps.usd - snap.held_usd
             out.usd = left_usd if out.usd is None else min(out.usd, left_usd)
     return out
+
+
+def tightest(charges: Sequence[Charge], seen: Mapping[ItemKey, Snapshot]) -> tuple[Charge, float] | None:
+    """The budget charge with the largest used share of a cap (USD or tokens), and that share,
+    from the counters as last seen; a counter not seen yet is left out (never guessed)."""
+    found: tuple[Charge, float] | None = None
+    for charge in charges:
+        snap = seen.get(charge.counter.id)
+        if charge.kind != "budget" or snap is None:
+            continue
+        caps = charge.caps
+        shares = []
+        if caps.usd:
+            shares.append(float(snap.held_usd / caps.usd))
+        if caps.tokens:
+            shares.append(snap.held_tokens / caps.tokens)
+        if shares and (found is None or max(shares) > found[1]):
+            found = (charge, max(shares))
+    return found

@@ -21,7 +21,9 @@ same transaction.
 settles in one TransactWriteItems: the reservation is replaced by the actual cost (zero if
 no upstream answered) and the request is added to the usage aggregates (by key, team, model
 and end user). A budget threshold the settlement crosses is decided in that same write
-(budgets/alerts.py) and sent as a `budget_alert` (budgets/notify.py). It learns the
+(budgets/alerts.py) and sent as a `budget_alert` (budgets/notify.py). The log line names the
+budget nearest its cap (`budget_scope`, `budget_used_pct`, from the counters' view the
+remaining-* headers use: no extra read), as does a refusal. It learns the
 deployment's billed/estimated ratio, and reports a settlement above its reservation as
 `budget_overrun` (the counters are marked so the scope refuses the next request). It is
 idempotent and never raises; a settlement that cannot be written is logged with everything
@@ -41,7 +43,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from aigw import tokens
 from aigw.aws import table_name
-from aigw.budgets.admission import Admission, Refusal, Reservation
+from aigw.budgets.admission import Admission, Charge, Refusal, Reservation
 from aigw.budgets.bounds import PromptBounds
 from aigw.budgets.counters import CounterStore
 from aigw.budgets.demand import Demand, Quote
@@ -125,6 +127,7 @@ class AdmissionStage:
                 headers["x-should-retry"] = "false"
             ctx.headers.update(headers)
             ctx.log_for(LOG)["refused_scope"] = result.scope.label()
+            self._log_tightest(ctx, result.charges)
             return Reject(TooManyRequests(result.message, code=result.code, headers=headers))
         ctx.put(result)
         log = ctx.log_for(LOG)
@@ -191,6 +194,17 @@ class AdmissionStage:
                 "deployment": ctx.deployment.deployment_id if ctx.deployment else None})
         if reservation.charges:
             ctx.headers.update(self.admission.remaining(reservation.charges).headers())
+            self._log_tightest(ctx, reservation.charges)
+
+    def _log_tightest(self, ctx: RequestContext, charges: list[Charge]) -> None:
+        """The budget nearest its cap, for the dashboard's "tightest budgets" table
+        (infra/constructs/observability.py): after a settlement, and on a refusal (exact then)."""
+        found = self.admission.tightest(charges)
+        if found is not None:
+            charge, share = found
+            log = ctx.log_for(LOG)
+            log["budget_scope"] = f"{charge.scope.label()} {charge.period} {charge.period_label}"
+            log["budget_used_pct"] = round(share * 100, 1)
 
     def _learn(self, ctx: RequestContext) -> None:
         """Keep the deployment's largest billed/estimated prompt ratio (reported usage only)."""

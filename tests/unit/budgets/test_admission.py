@@ -190,3 +190,22 @@ def test_settlement_beyond_the_reservation_is_an_overrun_and_marks_the_capped_co
     assert isinstance(cheap, Reservation)
     assert asyncio.run(adm.settle(cheap, cost=Decimal("0.001"), input_tokens=60, output_tokens=40,
                                   usage_dims=dims)) is None
+
+
+def test_tightest_is_the_largest_share_of_any_cap_among_the_counters_seen() -> None:
+    from aigw.budgets.headers import tightest
+
+    limits = Limits(budgets=[Budget(period="month", limit_usd=Decimal(10)),
+                             Budget(period="day", limit_tokens=1000)], rpm=5)
+    charges = plan({ScopeRef("team", "t"): limits, ScopeRef("key", "k"): Limits(budgets=[
+        Budget(period="month", limit_usd=Decimal(100))])}, usd=Decimal(1), tokens=10, now=1.8e9)
+    by = {(c.scope.scope, c.period): c for c in charges}
+    month, day, rate, key = by["team", "month"], by["team", "day"], by["team", "minute"], by["key", "month"]
+    seen = {month.counter.id: Snapshot(held_usd=Decimal(5)), day.counter.id: Snapshot(held_tokens=700),
+            rate.counter.id: Snapshot(requests=5), key.counter.id: Snapshot(held_usd=Decimal(90))}
+    found = tightest(charges, seen)
+    assert found is not None and found[0] is key and found[1] == 0.9  # rate windows never count
+    del seen[key.counter.id]  # not seen yet: left out, never guessed
+    found = tightest(charges, seen)
+    assert found is not None and found[0] is day and found[1] == 0.7
+    assert tightest(charges, {}) is None

@@ -196,3 +196,47 @@ def test_unknown_family_reserves_for_a_coarser_tokenizer_then_learns_and_reports
     again = context(model_name="local", config=COMPAT, messages=[{"role": "user", "content": text}])
     assert asyncio.run(admission.before(again)) is None
     assert int(store.calls[2][0]["Update"]["ExpressionAttributeValues"][":t"]) - 100 >= 3 * raw
+
+
+def test_the_log_line_names_the_budget_nearest_its_cap() -> None:
+    """From the counters' view the remaining-* headers use (refreshed in the background): the
+    dashboard's "tightest budgets" widget reads `budget_scope` and `budget_used_pct`."""
+
+    class Seen(Store):
+        def totals(self, counters: list[Any]) -> list[Snapshot]:
+            return [Snapshot(held_usd=Decimal(4)) for _ in counters]  # $4 of the $5 budget
+
+    async def run() -> RequestContext:
+        admission = AdmissionStage(Admission(Seen([TransactionResult(ok=True), TransactionResult(ok=True)])),
+                                   Limits_(), CONFIG)  # type: ignore[arg-type]
+        ctx = context()
+        assert await admission.before(ctx) is None
+        for _ in range(3):
+            await asyncio.sleep(0)  # the view's refresh (a thread) lands
+        await asyncio.sleep(0.05)
+        ctx.usage = Usage(input_tokens=8, output_tokens=10)
+        ctx.deployment = CONFIG.models[0].deployments[0]
+        await admission.after(ctx)
+        return ctx
+
+    ctx = asyncio.run(run())
+    assert ctx.log["budget_scope"].startswith("key 'key_1' month 20")
+    # the refreshed $4, then this request's settlement replaces its reservation by its cost
+    assert 80.0 <= ctx.log["budget_used_pct"] < 80.1
+
+
+def test_no_budget_line_before_the_counters_were_seen() -> None:
+    admission, _ = stage([TransactionResult(ok=True), TransactionResult(ok=True)])
+    ctx = context()
+    asyncio.run(admission.before(ctx))
+    ctx.usage = Usage(input_tokens=8, output_tokens=10)
+    ctx.deployment = CONFIG.models[0].deployments[0]
+    asyncio.run(admission.after(ctx))  # another loop: the background refresh never ran
+    assert "budget_scope" not in ctx.log and "budget_used_pct" not in ctx.log
+
+
+def test_a_refusal_names_the_exhausted_budget_for_the_dashboard() -> None:
+    admission, _ = stage([TransactionResult(ok=False, refused={FIRST: Snapshot(held_usd=Decimal(5))})])
+    ctx = context()
+    assert isinstance(asyncio.run(admission.before(ctx)), Reject)
+    assert ctx.log["budget_scope"].startswith("key 'key_1' month 20") and ctx.log["budget_used_pct"] == 100.0
