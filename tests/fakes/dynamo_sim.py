@@ -4,10 +4,12 @@ moto applies every request at once, never throttles and never conflicts. DynamoD
 (docs: "Amazon DynamoDB Transactions: How it works", "Best practices for designing and using
 partition keys effectively") differs in the three ways that decide how budgets scale:
 
-  per-item write capacity   one item (partition) takes about 1,000 write units per second;
-                            beyond that writes are throttled: a single write raises
-                            ProvisionedThroughputExceededException, a transaction is cancelled
-                            with reason ThrottlingError on the throttled item
+  per-item capacity         one item (partition) takes about 1,000 write units and 3,000 read
+                            units per second; beyond that requests are throttled: a single
+                            write raises ProvisionedThroughputExceededException, a transaction
+                            is cancelled with reason ThrottlingError on the throttled item, a
+                            BatchGetItem returns the throttled keys in UnprocessedKeys (all of
+                            them throttled: ProvisionedThroughputExceededException)
   transactions              cost two write units per item (prepare and commit); while one is
                             in flight its items are held: another TransactWriteItems touching
                             one of them is cancelled (TransactionCanceledException, reason
@@ -24,8 +26,8 @@ client as botocore's legacy retry mode does for DynamoDB (boto3's default: up to
 50 ms doubling), so the gateway sees what it would see.
 
 Time comes from a clock: `VirtualClock` (tests/fakes/virtual_time.py) for simulations, or
-real time. Not modelled: read capacity (reads are never throttled), item sizes (every write
-is one unit), adaptive capacity beyond the per-item ceiling, network failures.
+real time. Not modelled: item sizes (every write is one unit, every consistent read of a
+BatchGetItem one unit), adaptive capacity beyond the per-item ceiling, network failures.
 """
 
 from __future__ import annotations
@@ -115,10 +117,13 @@ class Stats:
     outcomes: Tally[str] = field(default_factory=Tally)  # committed, condition_failed, conflict, throttled
     retries: int = 0  # botocore's own retries (throttling)
     units: Tally[Key] = field(default_factory=Tally)  # write units consumed, by item
+    units_read: Tally[Key] = field(default_factory=Tally)  # read units consumed, by item
     by_tag: dict[str, Tally[str]] = field(default_factory=lambda: defaultdict(Tally))
 
-    def count(self, what: str, n: int = 1) -> None:
+    def count(self, what: str, n: int = 1, op: str = "") -> None:
         self.outcomes[what] += n
+        if op:
+            self.outcomes[f"{op}:{what}"] += n
         current = tag.get()
         if current is not None:
             self.by_tag[current][what] += n
@@ -129,8 +134,8 @@ Watcher = Callable[[Key, dict[str, Any] | None], None]
 
 class SimDynamo:
     def __init__(self, clock: Clock | None = None, *, seed: int = 0, latency: Latency | None = None,
-                 item_wcu: float = 1_000.0, burst_s: float = 0.05, capacity_key: str = "item",
-                 max_attempts: int = 10) -> None:
+                 item_wcu: float = 1_000.0, item_rcu: float = 3_000.0, burst_s: float = 0.05,
+                 capacity_key: str = "item", max_attempts: int = 10) -> None:
         self.clock = clock or RealClock()
         self.latency = latency or Latency()
         self.rng = random.Random(seed)
@@ -140,6 +145,8 @@ class SimDynamo:
         self._burst = item_wcu * burst_s
         self._capacity_key = capacity_key  # "item", or "pk": a partition key's items share a partition
         self._buckets: dict[tuple[str, ...], Bucket] = {}
+        self._item_rcu = item_rcu
+        self._read_buckets: dict[tuple[str, ...], Bucket] = {}
         self._held: dict[Key, float] = {}  # item -> end of the in-flight transaction holding it
         self._tokens: dict[str, tuple[float, Any]] = {}
         self._lock = threading.RLock()
@@ -182,21 +189,21 @@ class SimDynamo:
         """One PutItem/UpdateItem/DeleteItem at the service, now: ("ok", response) or (error code, detail)."""
         with self._lock:
             if self._is_held(key):
-                self.stats.count("conflict")
+                self.stats.count("conflict", op=op)
                 return "TransactionConflictException", "Transaction is ongoing for the item"
             if not self._bucket(key).take(1, self.clock.now()):
-                self.stats.count("throttled")
+                self.stats.count("throttled", op=op)
                 return "ProvisionedThroughputExceededException", THROTTLE_MESSAGE
             self.stats.units[key] += 1
             old = self.items.get(key)
             try:
                 new = _write(op, key, old, params)
             except _ConditionFailed:
-                self.stats.count("condition_failed")
+                self.stats.count("condition_failed", op=op)
                 return "ConditionalCheckFailedException", old
             except ExpressionError as exc:
                 return "ValidationException", str(exc)
-            self.stats.count("committed")
+            self.stats.count("committed", op=op)
             self._apply(key, new)
             return "ok", (old, new)
 
@@ -216,13 +223,13 @@ class SimDynamo:
             if held:
                 for i in held:
                     reasons[i] = {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
-                self.stats.count("conflict")
+                self.stats.count("conflict", op="Transact")
                 return "cancel", reasons
             dry = [i for i, k in enumerate(keys) if self._bucket(k).refill(now) < 2]
             if dry:
                 for i in dry:
                     reasons[i] = {"Code": "ThrottlingError", "Message": THROTTLE_MESSAGE}
-                self.stats.count("throttled")
+                self.stats.count("throttled", op="Transact")
                 return "cancel", reasons
             for k in keys:
                 self._bucket(k).take(2, now)
@@ -245,7 +252,7 @@ class SimDynamo:
                 if op != "ConditionCheck":
                     planned.append((key, new))
             if failed:
-                self.stats.count("condition_failed")
+                self.stats.count("condition_failed", op="Transact")
                 return "cancel", reasons
             for key in keys:
                 self._held[key] = now + service_s
@@ -261,8 +268,20 @@ class SimDynamo:
                 self._tokens[token] = (self.clock.now() + 600, ops)
             self.stats.count("committed")
 
-    def read(self, key: Key) -> dict[str, Any] | None:
+    def read(self, key: Key, *, metered: bool = False) -> dict[str, Any] | None:
+        """An item now (a consistent read: one read unit when `metered`); raises _Throttled when
+        the item's 3,000 read units a second are spent."""
         with self._lock:
+            if metered:
+                cap = key if self._capacity_key == "item" else key[:2]
+                bucket = self._read_buckets.get(cap)
+                if bucket is None:
+                    burst = self._item_rcu * self._burst / self._item_wcu
+                    bucket = self._read_buckets[cap] = Bucket(self._item_rcu, burst, burst, self.clock.now())
+                if not bucket.take(1, self.clock.now()):
+                    self.stats.count("throttled", op="Read")
+                    raise _Throttled
+                self.stats.units_read[key] += 1
             found = self.items.get(key)
             return None if found is None else dict(found)
 
@@ -280,6 +299,10 @@ class SimDynamo:
 
 
 class _ConditionFailed(Exception):
+    pass
+
+
+class _Throttled(Exception):
     pass
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tests.fakes.dynamo_expr import Env, ExpressionError
-from tests.fakes.dynamo_sim import RETRYABLE, Key, SimDynamo, _values, tag
+from tests.fakes.dynamo_sim import RETRYABLE, THROTTLE_MESSAGE, Key, SimDynamo, _Throttled, _values, tag
 
 
 @functools.cache
@@ -152,15 +152,27 @@ class SimClient:
             sim = self._sim
             sim.wait(sim.latency.leg)
             responses: dict[str, list[dict[str, Any]]] = {}
+            unprocessed: dict[str, Any] = {}
+            asked = 0
             for table, request in RequestItems.items():
                 keys = request["Keys"]
+                asked += len(keys)
                 if len(keys) > 100:
                     raise self._error("BatchGetItem", "ValidationException", "Too many items requested")
-                found = [sim.read(_key(table, k)) for k in keys]
-                responses[table] = [f for f in found if f is not None]
+                responses[table] = []
+                for k in keys:
+                    try:
+                        found = sim.read(_key(table, k), metered=True)
+                    except _Throttled:
+                        unprocessed.setdefault(table, {**request, "Keys": []})["Keys"].append(k)
+                        continue
+                    if found is not None:
+                        responses[table].append(found)
             sim.wait(sim.latency.read)
             sim.wait(sim.latency.leg)
-            return {"Responses": responses, "UnprocessedKeys": {}}
+            if unprocessed and sum(len(v["Keys"]) for v in unprocessed.values()) == asked:
+                raise self._error("BatchGetItem", "ProvisionedThroughputExceededException", THROTTLE_MESSAGE)
+            return {"Responses": responses, "UnprocessedKeys": unprocessed}
         return self._with_retries("BatchGetItem", attempt)  # type: ignore[no-any-return]
 
     def query(self, *, TableName: str, KeyConditionExpression: str,  # noqa: N803

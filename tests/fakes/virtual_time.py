@@ -43,6 +43,22 @@ class VirtualClock:
             self._next()
         event.wait()
 
+    def park(self) -> threading.Event:
+        """A handle for `wait_parked`/`unpark`: a participant that waits for another to wake it."""
+        return threading.Event()
+
+    def wait_parked(self, handle: threading.Event) -> None:
+        """Give up the baton until another participant calls `unpark(handle)`."""
+        with self._lock:
+            self._next()
+        handle.wait()
+        handle.clear()
+
+    def unpark(self, handle: threading.Event) -> None:
+        """Let a parked participant run again, at the current time (after the caller yields)."""
+        with self._lock:
+            self._push(self._now, handle)
+
     def spawn(self, fn: Callable[[], Any], *, at: float | None = None, name: str | None = None) -> None:
         """A participant that starts at virtual time `at` (default: now)."""
         event = threading.Event()

@@ -1,10 +1,17 @@
-"""Admission (one TransactWriteItems before the upstream call) and settlement (one after).
+"""Admission (before the upstream call) and settlement (after it).
 
 A request's *charges* are the counters it touches: for every applicable scope with limits,
 one counter per budget period and one rate window (if the scope has RPM/TPM). Admission adds
-the worst case (budgets/demand.py) to all of them at once, each under its own caps; settlement
+the worst case (budgets/demand.py) to all of them, each under its own caps; settlement
 replaces the worst case with the actual cost, on the same items (even if a period or window
-has rolled over since), and adds the request to the usage aggregates, in one transaction.
+has rolled over since), and adds the request to the usage aggregates.
+
+How (counters.py explains why, with figures): the counters of ordinary scopes move together
+in one TransactWriteItems (all or nothing, idempotent under retries). Hot scopes' counters
+(sharded, shards.py) are then taken one at a time with single-item conditional writes, in
+scope order (hot.py); if one refuses, the reservations already taken are given back before
+the refusal is answered. Settlement is one transaction for the ordinary counters and one
+UpdateItem per hot shard and per usage aggregate, all at once.
 
 When the client set no output limit and the budget left cannot pay for the default worst
 case, admission lowers the output limit to what it can pay for (from the caps alone, or
@@ -15,6 +22,7 @@ ADJUST_ATTEMPTS times; below the floor the request is refused.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -22,11 +30,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from aigw.budgets import periods
+from aigw.budgets import hot, periods
 from aigw.budgets.counters import (
     USAGE_SHARDS,
+    AnyCounter,
     Caps,
-    Counter,
     CounterStore,
     Hold,
     ItemKey,
@@ -43,9 +51,16 @@ from aigw.budgets.scopes import ScopeRef
 from aigw.budgets.spec import Limits
 
 Kind = Literal["budget", "rate"]
+Shards = Callable[[ScopeRef], int]  # how many items a scope's counters are spread over (1: not hot)
+logger = logging.getLogger("aigw.budgets")
 VIEW_REFRESH_S = 1.0  # the remaining-* headers use counter values at most this old (plus local deltas)
 VIEW_MAX_ITEMS = 10_000
 ADJUST_ATTEMPTS = 3
+UNSHARD_ATTEMPTS = 3
+
+
+def not_hot(ref: ScopeRef) -> int:
+    return 1
 
 
 @dataclass(slots=True)
@@ -54,7 +69,7 @@ class Charge:
 
     kind: Kind
     scope: ScopeRef
-    counter: Counter
+    counter: AnyCounter
     period: str  # "month", "day", ... for budgets; "minute" for rate windows
     period_label: str  # the item's sort key: 2026-11, 2026-W48, 2026-11-25T16:05
     ends_at: float | None  # period or window end (epoch s); None for "total"
@@ -88,6 +103,14 @@ class Reservation:
     admitted_at: float = field(default_factory=time.time)
 
 
+@dataclass(slots=True)
+class Settlement:
+    transaction: list[dict[str, Any]] = field(default_factory=list)  # ordinary counters: one TransactWriteItems
+    writes: list[dict[str, Any]] = field(default_factory=list)  # hot shards: one UpdateItem each
+    usage: list[dict[str, Any]] = field(default_factory=list)  # usage aggregates: one UpdateItem each
+    overrun: Overrun | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Overrun:
     """A settlement that cost more than its reservation (the upstream billed beyond every bound)."""
@@ -97,22 +120,24 @@ class Overrun:
     scopes: tuple[str, ...]
 
 
-def plan(scopes: dict[ScopeRef, Limits], *, usd: Decimal, tokens: int, now: float) -> list[Charge]:
+def plan(scopes: dict[ScopeRef, Limits], *, usd: Decimal, tokens: int, now: float,
+         shards: Shards = not_hot) -> list[Charge]:
     """The counters a request with this worst case must reserve on."""
     charges: list[Charge] = []
     for ref, limits in scopes.items():
+        spread = shards(ref)
         for budget in limits.budgets:
             label = periods.period_key(budget.period, now)
             ends = periods.period_end(budget.period, now)
             caps = Caps(usd=budget.limit_usd, tokens=budget.limit_tokens)
             expiry = None if ends is None else int(ends) + periods.BUDGET_RETENTION_S
-            charges.append(Charge("budget", ref, budget_counter(ref.scope, ref.id, label, caps, expiry),
+            charges.append(Charge("budget", ref, budget_counter(ref.scope, ref.id, label, caps, expiry, shards=spread),
                                   budget.period, label, ends, usd=usd, tokens=tokens))
         if limits.rpm is not None or limits.tpm is not None:
             window = periods.window_key(now)
             ends_at = periods.window_end(now)
             counter = rate_counter(ref.scope, ref.id, window, Caps(tokens=limits.tpm, requests=limits.rpm),
-                                   int(ends_at) + periods.RATE_RETENTION_S)
+                                   int(ends_at) + periods.RATE_RETENTION_S, shards=spread)
             charges.append(Charge("rate", ref, counter, "minute", window, ends_at, usd=ZERO, tokens=tokens))
     return charges
 
@@ -123,9 +148,11 @@ class Admission:
     process's own changes)."""
 
     def __init__(self, store: CounterStore, *, clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, shards: Shards = not_hot) -> None:
         self.store = store
+        self._shards = shards
         self._clock = clock
+        self._hints = hot.Hints(clock)
         self._rng = rng or random.Random()
         self._view: dict[ItemKey, tuple[float, Snapshot]] = {}
         self._refreshing = False
@@ -139,7 +166,7 @@ class Admission:
         refusal: Refusal | None = None
         for attempt in range(ADJUST_ATTEMPTS):
             usd, tokens = demand.usd(output), demand.tokens(output)
-            charges = plan(scopes, usd=usd, tokens=tokens, now=now)
+            charges = plan(scopes, usd=usd, tokens=tokens, now=now, shards=self._shards)
             if not charges:
                 return Reservation(charges=[], usd=usd, tokens=tokens, output=output)
             alone = self._too_big_alone(charges, now)
@@ -150,27 +177,18 @@ class Admission:
                     continue
                 alone.charges = charges
                 return alone
-            table = self.store.table_name()
-            items = []
-            for charge in charges:
-                charge.hold, item = charge.counter.reserve(table, usd=charge.usd, tokens=charge.tokens)
-                items.append(item)
             suffix = "" if attempt == 0 else f"-{attempt}"
-            result: TransactionResult = await asyncio.to_thread(
-                self.store.transact, items, token=None if token is None else token + suffix)
-            if result.ok:
+            refused = await self._reserve(charges, None if token is None else token + suffix)
+            if not refused:
                 for charge in charges:
                     self._apply(charge.counter.id, charge.usd, charge.tokens, 1)
                 self._maybe_refresh(charges)
                 return Reservation(charges=charges, usd=usd, tokens=tokens, output=output, adjusted=adjusted,
                                    admitted_at=now)
-            refused = {}
             for charge in charges:
-                charge.hold = None
-                snapshot = charge.counter.refusal(result.refused)
-                if snapshot is not None:
-                    refused[id(charge)] = snapshot
-                    self._observe(charge.counter.id, snapshot)
+                snapshot = refused.get(id(charge))
+                if snapshot is not None and (snapshot.overrun is None or charge.counter.shards == 1):
+                    self._observe(charge.counter.id, snapshot)  # (a marked shard's numbers are not the total)
             marked = [(c, refused[id(c)]) for c in charges if id(c) in refused and refused[id(c)].overrun]
             if marked:
                 return await self._overrun_refusal(charges, marked, now)
@@ -185,6 +203,61 @@ class Admission:
             return refusal
         assert refusal is not None
         return refusal
+
+    async def _reserve(self, charges: list[Charge], token: str | None) -> dict[int, Snapshot]:
+        """Take every charge's reservation, or none of them: what refused ({id(charge): its
+        numbers}), empty when every hold was taken."""
+        table = self.store.table_name()
+        cold = [c for c in charges if c.counter.shards == 1]
+        warm = [c for c in charges if c.counter.shards > 1]
+        if cold:
+            for attempt in range(UNSHARD_ATTEMPTS + 1):
+                items = []
+                for charge in cold:
+                    charge.hold, item = charge.counter.reserve(table, usd=charge.usd, tokens=charge.tokens)  # type: ignore[union-attr]
+                    items.append(item)
+                tx_token = None if token is None else token + ("" if attempt == 0 else f"~{attempt}")
+                result: TransactionResult = await asyncio.to_thread(self.store.transact, items, token=tx_token)
+                if result.ok:
+                    break
+                for charge in cold:
+                    charge.hold = None
+                refused = {id(c): snap for c in cold if (snap := c.counter.refusal(result.refused)) is not None}
+                laid_out = [c for c in cold if id(c) in refused and refused[id(c)].layout is not None]
+                if not laid_out or attempt == UNSHARD_ATTEMPTS:
+                    return refused
+                for charge in laid_out:  # a scope that is no longer hot: its shards onto one item first
+                    await asyncio.to_thread(hot.relayout, self.store, charge.counter.unsharded())  # type: ignore[union-attr]
+        taken: list[Charge] = []
+        try:
+            for charge in warm:
+                outcome = await asyncio.to_thread(hot.reserve, self.store, charge.counter,  # type: ignore[arg-type]
+                                                  usd=charge.usd, tokens=charge.tokens, rng=self._rng,
+                                                  hints=self._hints)
+                if isinstance(outcome, Hold):
+                    charge.hold = outcome
+                    taken.append(charge)
+                    continue
+                await self._release(cold + taken, token)
+                return {id(charge): outcome}
+        except BaseException:
+            await self._release(cold + taken, token)
+            raise
+        return {}
+
+    async def _release(self, charges: list[Charge], token: str | None) -> None:
+        """Give back reservations taken by a request that is refused after all."""
+        table = self.store.table_name()
+        cold = [c for c in charges if c.hold is not None and c.counter.shards == 1]
+        warm = [c for c in charges if c.hold is not None and c.counter.shards > 1]
+        if cold:
+            items = [c.counter.release(table, c.hold) for c in cold]  # type: ignore[union-attr, arg-type]
+            await asyncio.to_thread(self.store.transact, items, token=None if token is None else "r" + token)
+        for charge in warm:
+            for op in charge.counter.release_ops(table, charge.hold):  # type: ignore[union-attr, arg-type]
+                await asyncio.to_thread(self.store.write, op)
+        for charge in charges:
+            charge.hold = None
 
     def _too_big_alone(self, charges: list[Charge], now: float) -> Refusal | None:
         for c in charges:
@@ -255,16 +328,15 @@ class Admission:
         return refusal
 
     # ---- settlement --------------------------------------------------------------------------
-    def settle_items(self, reservation: Reservation, *, cost: Decimal, input_tokens: int, output_tokens: int,
-                     usage_dims: list[tuple[str, str]], count_usage: bool,
-                     marker: str | None = None) -> tuple[list[dict[str, Any]], Overrun | None]:
-        """The settlement transaction's items, and the overrun if it cost more than reserved
-        (the charges it overran are then marked with `marker`)."""
+    def settlement(self, reservation: Reservation, *, cost: Decimal, input_tokens: int, output_tokens: int,
+                   usage_dims: list[tuple[str, str]], marker: str | None = None) -> Settlement:
+        """The settlement's writes, and the overrun if it cost more than reserved (the charges it
+        overran are then marked with `marker`)."""
         table = self.store.table_name()
         tokens = input_tokens + output_tokens
         over_usd = max(cost - reservation.usd, ZERO)
         over_tokens = max(tokens - reservation.tokens, 0)
-        items: list[dict[str, Any]] = []
+        out = Settlement()
         overran: list[str] = []
         for c in reservation.charges:
             if c.hold is None:
@@ -272,39 +344,51 @@ class Admission:
             over = (c.caps.usd is not None and over_usd > 0) or (c.caps.tokens is not None and over_tokens > 0)
             if over:
                 overran.append(f"{c.scope.label()} {c.period_label}")
-            items.append(c.counter.settle(table, c.hold, spent_usd=cost, spent_tokens=tokens,
-                                          overrun=marker if over else None))
-        if count_usage:
-            now = self._clock()
-            shard = self._rng.randrange(USAGE_SHARDS)
-            for dim, dim_id in usage_dims:
-                items.append(usage_update(table, periods.period_key("month", now), dim, dim_id, cost=cost,
+            if c.counter.shards == 1:
+                out.transaction.append(c.counter.settle(table, c.hold, spent_usd=cost, spent_tokens=tokens,  # type: ignore[union-attr]
+                                                        overrun=marker if over else None))
+            else:
+                out.writes.extend(c.counter.settle_ops(table, c.hold, spent_usd=cost, spent_tokens=tokens,  # type: ignore[union-attr]
+                                                       overrun=marker if over else None))
+        now = self._clock()
+        shard = self._rng.randrange(USAGE_SHARDS)
+        for dim, dim_id in usage_dims:
+            out.usage.append(usage_update(table, periods.period_key("month", now), dim, dim_id, cost=cost,
                                           input_tokens=input_tokens, output_tokens=output_tokens,
                                           expires_at=periods.budget_expiry("month", now), shard=shard))
-        overrun = None
         if overran:
             usd_capped = any(c.caps.usd is not None for c in reservation.charges)
             tokens_capped = any(c.caps.tokens is not None for c in reservation.charges)
-            overrun = Overrun(usd=over_usd if usd_capped else ZERO, tokens=over_tokens if tokens_capped else 0,
-                              scopes=tuple(overran))
-        return items, overrun
+            out.overrun = Overrun(usd=over_usd if usd_capped else ZERO, tokens=over_tokens if tokens_capped else 0,
+                                  scopes=tuple(overran))
+        return out
 
     async def settle(self, reservation: Reservation, *, cost: Decimal, input_tokens: int, output_tokens: int,
                      usage_dims: list[tuple[str, str]], token: str | None = None) -> Overrun | None:
-        """Replace the reservation by the actual cost, in one transaction. Idempotent per reservation."""
+        """Replace the reservation by the actual cost: the ordinary counters in one transaction,
+        each hot shard and each usage aggregate in an UpdateItem of its own, all at once.
+        Idempotent per reservation. Raises if a counter could not be settled; a usage aggregate
+        that could not be written is logged (it bounds nothing)."""
         if reservation.settled:
             return None
         reservation.settled = True
-        items, overrun = self.settle_items(reservation, cost=cost, input_tokens=input_tokens,
-                                           output_tokens=output_tokens, usage_dims=usage_dims, count_usage=True,
-                                           marker=token)
-        if not items:
-            return None
-        await asyncio.to_thread(self.store.transact, items, token=token)
+        plan_ = self.settlement(reservation, cost=cost, input_tokens=input_tokens, output_tokens=output_tokens,
+                                usage_dims=usage_dims, marker=token)
+        calls = [asyncio.to_thread(self.store.write, op) for op in plan_.writes]
+        if plan_.transaction:
+            calls.append(asyncio.to_thread(self.store.transact, plan_.transaction, token=token))
+        usage = [asyncio.to_thread(self.store.write, op) for op in plan_.usage]
+        results = await asyncio.gather(*calls, *usage, return_exceptions=True)
+        failed = [r for r in results[:len(calls)] if isinstance(r, BaseException)]
+        for r in results[len(calls):]:
+            if isinstance(r, BaseException):
+                logger.warning("usage aggregate not written", exc_info=r, extra={"usage_dims": usage_dims})
+        if failed:
+            raise failed[0]
         tokens = input_tokens + output_tokens
         for charge in reservation.charges:
             self._apply(charge.counter.id, cost - charge.usd, tokens - charge.tokens, 0)
-        return overrun
+        return plan_.overrun
 
     # ---- the view behind the remaining-* and x-ratelimit-* headers -----------------------------
     def remaining(self, charges: list[Charge]) -> Remaining:

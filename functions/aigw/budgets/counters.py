@@ -50,22 +50,46 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from aigw.budgets.money import ZERO, from_units, to_units
+from aigw.budgets.items import (
+    EXPIRES_AT,
+    HELD_TOKENS,
+    HELD_USD,
+    LAYOUT,
+    OVERRUN,
+    REQUESTS,
+    RESERVED_TOKENS,
+    RESERVED_USD,
+    SPAN,
+    SPENT_TOKENS,
+    SPENT_USD,
+    Caps,
+    Hold,
+    ItemKey,
+    Snapshot,
+    clear_overrun_op,
+    n,
+    number,
+    plain,
+    release_op,
+    reserve_op,
+    settle_op,
+    u,
+)
+from aigw.budgets.money import ZERO, from_units
+from aigw.budgets.shards import ShardedCounter, shard_key
 
-# Counter item attributes.
-# Money in integer pico-dollars (money.py); callers pass and get Decimal USD.
-HELD_USD, SPENT_USD, RESERVED_USD = "held_pusd", "spent_pusd", "reserved_pusd"
-HELD_TOKENS, SPENT_TOKENS, RESERVED_TOKENS = "held_tokens", "spent_tokens", "reserved_tokens"
-REQUESTS = "requests"
-EXPIRES_AT = "expires_at"
-OVERRUN = "overrun"  # the request id of a settlement that cost more than its reservation
+__all__ = ["EXPIRES_AT", "HELD_TOKENS", "HELD_USD", "LAYOUT", "OVERRUN", "REQUESTS", "RESERVED_TOKENS",
+           "RESERVED_USD", "SPAN", "SPENT_TOKENS", "SPENT_USD", "AnyCounter", "Caps", "Counter", "CounterStore",
+           "Hold", "ItemKey", "ShardedCounter", "Snapshot", "TransactionResult", "UsageTotals", "WriteResult",
+           "budget_counter", "budget_pk", "rate_counter", "rate_pk", "usage_pk", "usage_update"]
+
 # Usage aggregate attributes.
 INPUT_TOKENS, OUTPUT_TOKENS, COST_USD = "input_tokens", "output_tokens", "cost_pusd"
 
 MAX_ATTEMPTS = 12  # transaction conflicts are retried (they are not refusals)
 # Usage aggregates have no limit to enforce, so they are sharded already: every request of a
 # model gateway-wide writes its model's item, which would otherwise be the hottest item of all.
-USAGE_SHARDS = 8
+USAGE_SHARDS = 16
 
 
 def budget_pk(scope: str, scope_id: str) -> str:
@@ -80,202 +104,105 @@ def usage_pk(period: str) -> str:
     return f"USAGE#{period}"
 
 
-def _n(value: int) -> Decimal:
-    # The client is a resource's (`resource.meta.client`): it serializes Python values itself.
-    return Decimal(value)
-
-
-def _u(usd: Decimal) -> Decimal:
-    return Decimal(to_units(usd))
-
-
-@dataclass(frozen=True, slots=True)
-class Caps:
-    """Limits checked when reserving; None = not limited."""
-
-    usd: Decimal | None = None
-    tokens: int | None = None
-    requests: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ItemKey:
-    pk: str
-    sk: str
-
-    def key(self) -> dict[str, Any]:
-        return {"pk": self.pk, "sk": self.sk}
-
-
-@dataclass(frozen=True, slots=True)
-class Hold:
-    """One request's reservation on one counter: the item that took it, and how much."""
-
-    item: ItemKey
-    usd: Decimal
-    tokens: int
-
-
 @dataclass(frozen=True, slots=True)
 class Counter:
-    """One logical counter: a (scope, period) budget or a (scope, minute) rate window, with its caps.
-
-    The only thing that knows which physical items hold it (one today; shards later, see the
-    module doc), how a reservation and a settlement update them, and how their numbers sum.
-    """
+    """One logical counter on one item: a (scope, period) budget or a (scope, minute) rate window,
+    with its caps. A hot scope's counter is a ShardedCounter instead (shards.py): same questions,
+    asked of many items."""
 
     pk: str
     sk: str
     caps: Caps = Caps()
     expires_at: int | None = None
+    shards = 1
 
     @property
     def id(self) -> ItemKey:
         """The logical counter (for views and logs), whatever items hold it."""
         return ItemKey(self.pk, self.sk)
 
-    def items(self) -> tuple[ItemKey, ...]:
-        return (ItemKey(self.pk, self.sk),)
+    def items(self, span: int = 0) -> tuple[ItemKey, ...]:
+        """Its item; with `span`, also the shards it had when it was last sharded (readers sum them)."""
+        return tuple(shard_key(self.pk, self.sk, i) for i in range(max(span, 1)))
 
     def reserve(self, table: str, *, usd: Decimal, tokens: int) -> tuple[Hold, dict[str, Any]]:
         """The transaction item that takes one request's worst case, if every cap allows it."""
-        item = self.items()[0]
-        names = {"#hu": HELD_USD, "#ru": RESERVED_USD, "#ht": HELD_TOKENS, "#rt": RESERVED_TOKENS, "#rq": REQUESTS}
-        values: dict[str, Any] = {":u": _u(usd), ":t": _n(tokens), ":one": _n(1)}
-        update = "ADD #hu :u, #ru :u, #ht :t, #rt :t, #rq :one"
-        if self.expires_at is not None:
-            names["#ex"] = EXPIRES_AT
-            values[":ex"] = _n(self.expires_at)
-            update += " SET #ex = if_not_exists(#ex, :ex)"
-        conditions = []
-        for attr, cap, placeholder in _cap_clauses(self.caps, usd, tokens):
-            conditions.append(f"(attribute_not_exists({attr}) OR {attr} <= {placeholder})")
-            values[placeholder] = cap
-        op: dict[str, Any] = {"TableName": table, "Key": item.key(), "UpdateExpression": update,
-                              "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
-        if conditions:
-            names["#ov"] = OVERRUN
-            conditions.append("attribute_not_exists(#ov)")
-            op["ConditionExpression"] = " AND ".join(conditions)
-            op["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        return Hold(item, usd, tokens), {"Update": op}
+        item = self.id
+        return Hold(item, usd, tokens), {"Update": reserve_op(table, item, self.caps, usd, tokens, self.expires_at,
+                                                              layout=None)}
 
     def settle(self, table: str, hold: Hold, *, spent_usd: Decimal, spent_tokens: int,
                overrun: str | None = None) -> dict[str, Any]:
         """The transaction item that replaces a reservation by what was actually spent; `overrun`
         (a request id) marks the counter when that was more than the reservation."""
-        names = {"#hu": HELD_USD, "#su": SPENT_USD, "#ru": RESERVED_USD,
-                 "#ht": HELD_TOKENS, "#st": SPENT_TOKENS, "#rt": RESERVED_TOKENS}
-        values: dict[str, Any] = {
-            ":du": _n(to_units(spent_usd) - to_units(hold.usd)), ":su": _u(spent_usd), ":nu": _n(-to_units(hold.usd)),
-            ":dt": _n(spent_tokens - hold.tokens), ":st": _n(spent_tokens), ":nt": _n(-hold.tokens)}
-        update = "ADD #hu :du, #su :su, #ru :nu, #ht :dt, #st :st, #rt :nt"
-        if overrun is not None:
-            names["#ov"] = OVERRUN
-            values[":ov"] = overrun
-            update += " SET #ov = :ov"
-        return {"Update": {"TableName": table, "Key": hold.item.key(), "UpdateExpression": update,
-                           "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
+        return {"Update": settle_op(table, hold, spent_usd=spent_usd, spent_tokens=spent_tokens, overrun=overrun)}
+
+    def release(self, table: str, hold: Hold) -> dict[str, Any]:
+        """The transaction item that gives a reservation back (a later counter refused the request)."""
+        return {"Update": release_op(table, hold)}
 
     def clear_overrun(self, table: str, marker: str) -> list[dict[str, Any]]:
         """Updates (one per item) that lift an overrun mark, only if it is still `marker`."""
-        return [{"TableName": table, "Key": item.key(), "UpdateExpression": "REMOVE #ov",
-                 "ConditionExpression": "#ov = :ov", "ExpressionAttributeNames": {"#ov": OVERRUN},
-                 "ExpressionAttributeValues": {":ov": marker}} for item in self.items()]
+        return [clear_overrun_op(table, item, marker) for item in self.items()]
 
     def total(self, found: Mapping[ItemKey, Snapshot]) -> Snapshot:
         """The counter's numbers: its items' summed (a missing item is zero)."""
         out = Snapshot()
-        for item in self.items():
-            out = out + found.get(item, Snapshot())
+        for key, snap in found.items():
+            if key == self.id or (key.sk == self.sk and key.pk.startswith(self.pk + "#")):
+                out = out + snap
         return out
 
     def refusal(self, refused: Mapping[ItemKey, Snapshot]) -> Snapshot | None:
         """What this counter looked like when it refused a transaction, or None if it did not."""
-        mine = {k: v for k, v in refused.items() if k in self.items()}
-        return self.total(mine) if mine else None
+        return refused.get(self.id)
+
+    def unsharded(self) -> ShardedCounter:
+        """The same counter as a one-shard layout: laying it out moves every shard's `held` onto
+        the item (a scope that stopped being hot) and lifts the layout mark."""
+        return ShardedCounter(self.pk, self.sk, self.caps, self.expires_at, shards=1)
+
+
+AnyCounter = Counter | ShardedCounter
 
 
 def budget_counter(scope: str, scope_id: str, period_key: str, caps: Caps = Caps(),
-                   expires_at: int | None = None) -> Counter:
-    """The counter of one scope's budget in one period. The one place that decides which items
-    hold it: a sharded counter for hot scopes plugs in here, its callers unchanged."""
-    return Counter(budget_pk(scope, scope_id), period_key, caps, expires_at)
+                   expires_at: int | None = None, *, shards: int = 1) -> AnyCounter:
+    """The counter of one scope's budget in one period: the one place that decides which items
+    hold it (`shards` > 1: a hot scope's, spread over that many)."""
+    pk = budget_pk(scope, scope_id)
+    if shards > 1:
+        return ShardedCounter(pk, period_key, caps, expires_at, shards=shards)
+    return Counter(pk, period_key, caps, expires_at)
 
 
 def rate_counter(scope: str, scope_id: str, window_key: str, caps: Caps = Caps(),
-                 expires_at: int | None = None) -> Counter:
+                 expires_at: int | None = None, *, shards: int = 1) -> AnyCounter:
     """The counter of one scope's rate limits in one minute window."""
-    return Counter(rate_pk(scope, scope_id), "m#" + window_key, caps, expires_at)
+    pk = rate_pk(scope, scope_id)
+    if shards > 1 and caps.requests is not None:
+        shards = max(1, min(shards, caps.requests // MIN_REQUESTS_PER_SHARD))  # a slice must hold some requests
+    if shards > 1:
+        return ShardedCounter(pk, "m#" + window_key, caps, expires_at, shards=shards)
+    return Counter(pk, "m#" + window_key, caps, expires_at)
 
 
-def _cap_clauses(caps: Caps, usd: Decimal, tokens: int) -> list[tuple[str, Decimal, str]]:
-    """(attribute, the most it may hold before this request, placeholder) per cap."""
-    clauses: list[tuple[str, Decimal, str]] = []
-    if caps.usd is not None:
-        clauses.append(("#hu", Decimal(to_units(caps.usd) - to_units(usd)), ":cu"))
-    if caps.tokens is not None:
-        clauses.append(("#ht", Decimal(caps.tokens - tokens), ":ct"))
-    if caps.requests is not None:
-        clauses.append(("#rq", Decimal(caps.requests - 1), ":cr"))
-    return clauses
+MIN_REQUESTS_PER_SHARD = 8
 
 
 def usage_update(table: str, period: str, dim: str, dim_id: str, *, cost: Decimal, input_tokens: int,
                  output_tokens: int, expires_at: int | None, shard: int = 0) -> dict[str, Any]:
+    """The UpdateItem adding one request to a usage aggregate (a single write of its own: see the
+    module doc)."""
     names = {"#rq": REQUESTS, "#c": COST_USD, "#i": INPUT_TOKENS, "#o": OUTPUT_TOKENS}
-    values: dict[str, Any] = {":one": _n(1), ":c": _u(cost), ":i": _n(input_tokens), ":o": _n(output_tokens)}
+    values: dict[str, Any] = {":one": n(1), ":c": u(cost), ":i": n(input_tokens), ":o": n(output_tokens)}
     update = "ADD #rq :one, #c :c, #i :i, #o :o"
     if expires_at is not None:
         names["#ex"] = EXPIRES_AT
-        values[":ex"] = _n(expires_at)
+        values[":ex"] = n(expires_at)
         update += " SET #ex = if_not_exists(#ex, :ex)"
-    return {"Update": {"TableName": table, "Key": ItemKey(usage_pk(period), f"{dim}#{dim_id}#{shard}").key(),
-                       "UpdateExpression": update, "ExpressionAttributeNames": names,
-                       "ExpressionAttributeValues": values}}
-
-
-@dataclass(slots=True)
-class Snapshot:
-    """A counter's numbers as last seen (ALL_OLD on a refusal, or a read), money in USD."""
-
-    held_usd: Decimal = ZERO
-    held_tokens: int = 0
-    requests: int = 0
-    reserved_usd: Decimal = ZERO
-    reserved_tokens: int = 0
-    spent_usd: Decimal = ZERO
-    spent_tokens: int = 0
-    overrun: str | None = None  # an overrun mark (counters.OVERRUN) on the item
-
-    def __add__(self, other: Snapshot) -> Snapshot:
-        return Snapshot(held_usd=self.held_usd + other.held_usd, held_tokens=self.held_tokens + other.held_tokens,
-                        requests=self.requests + other.requests, reserved_usd=self.reserved_usd + other.reserved_usd,
-                        reserved_tokens=self.reserved_tokens + other.reserved_tokens,
-                        spent_usd=self.spent_usd + other.spent_usd, spent_tokens=self.spent_tokens + other.spent_tokens,
-                        overrun=self.overrun or other.overrun)
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any] | None) -> Snapshot:
-        """From an item as the resource client returns it (numbers as Decimal)."""
-        item = item or {}
-
-        def num(name: str) -> Decimal:
-            raw = item.get(name)
-            if isinstance(raw, dict):  # a typed value, if a plain client was injected
-                raw = raw.get("N")
-            return ZERO if raw is None else Decimal(raw)
-
-        return cls(held_usd=from_units(num(HELD_USD)), held_tokens=int(num(HELD_TOKENS)),
-                   requests=int(num(REQUESTS)), reserved_usd=from_units(num(RESERVED_USD)),
-                   reserved_tokens=int(num(RESERVED_TOKENS)), spent_usd=from_units(num(SPENT_USD)),
-                   spent_tokens=int(num(SPENT_TOKENS)), overrun=_text(item.get(OVERRUN)))
-
-
-def _text(raw: Any) -> str | None:
-    if isinstance(raw, dict):
-        raw = raw.get("S")
-    return None if raw is None else str(raw)
+    return {"TableName": table, "Key": ItemKey(usage_pk(period), f"{dim}#{dim_id}#{shard}").key(),
+            "UpdateExpression": update, "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
 
 
 @dataclass(slots=True)
@@ -283,6 +210,13 @@ class TransactionResult:
     ok: bool
     # item -> the item as it was (ALL_OLD) when its condition failed
     refused: dict[ItemKey, Snapshot] = field(default_factory=dict)
+    attempts: int = 1
+
+
+@dataclass(slots=True)
+class WriteResult:
+    ok: bool
+    old: dict[str, Any] | None = None  # the item as it was (ALL_OLD) when its condition failed
     attempts: int = 1
 
 
@@ -295,7 +229,7 @@ class UsageTotals:
 
 
 class CounterStore:
-    """Runs counter transactions (blocking: call through a thread). The boto3 client is injected:
+    """Runs counter writes and reads (blocking: call through a thread). The boto3 client is injected:
     a DynamoDB resource's client (`resource.meta.client`), which takes and returns Python values."""
 
     def __init__(self, client: Callable[[], Any], *, table_name: Callable[[], str], max_attempts: int = MAX_ATTEMPTS,
@@ -306,11 +240,14 @@ class CounterStore:
         self._sleep = sleep
         self._rng = rng or random.Random()
 
-    def transact(self, items: Sequence[dict[str, Any]], *, token: str | None = None) -> TransactionResult:
+    def transact(self, items: Sequence[dict[str, Any]], *, token: str | None = None, attempts: int | None = None,
+                 raise_conflicts: bool = True) -> TransactionResult:
         """One TransactWriteItems. Conditional failures come back as `refused`; conflicts with
-        concurrent transactions are retried with jittered backoff (they are not refusals)."""
+        concurrent transactions are retried with jittered backoff (they are not refusals), up to
+        `attempts`; then raised, or (`raise_conflicts=False`) returned as not ok, refused by none."""
         client = self._client()
-        for attempt in range(1, self._max_attempts + 1):
+        attempts = attempts or self._max_attempts
+        for attempt in range(1, attempts + 1):
             kwargs: dict[str, Any] = {"TransactItems": list(items)}
             if token is not None:
                 # Makes botocore's own retries of this exact call idempotent (a timed-out call
@@ -325,40 +262,75 @@ class CounterStore:
                            if r.get("Code") == "ConditionalCheckFailed" and i < len(items)}
                 if refused:
                     return TransactionResult(ok=False, refused=refused, attempts=attempt)
-                if not any(r.get("Code") in ("TransactionConflict", "ThrottlingError") for r in reasons) or \
-                        attempt == self._max_attempts:
+                if not any(r.get("Code") in ("TransactionConflict", "ThrottlingError") for r in reasons):
                     raise
+                if attempt == attempts:
+                    if raise_conflicts:
+                        raise
+                    return TransactionResult(ok=False, attempts=attempt)
             except client.exceptions.TransactionInProgressException:
-                if attempt == self._max_attempts:
+                if attempt == attempts:
                     raise
-            self._sleep(self._backoff(attempt))
+            self.pause(attempt)
         raise AssertionError("unreachable")
 
-    def _backoff(self, attempt: int) -> float:
-        return min(0.005 * 2 ** attempt, 0.25) * (0.5 + self._rng.random() / 2)
+    def write(self, update: dict[str, Any]) -> WriteResult:
+        """One UpdateItem. A failed condition comes back as not ok, with the item as it was
+        (ALL_OLD, as the resource client's values); a conflict with a transaction in flight on
+        the item is retried with jittered backoff. Throttling is botocore's to retry."""
+        client = self._client()
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                client.update_item(**update)
+                return WriteResult(ok=True, attempts=attempt)
+            except client.exceptions.ConditionalCheckFailedException as exc:
+                return WriteResult(ok=False, old=plain(exc.response.get("Item")), attempts=attempt)
+            except client.exceptions.TransactionConflictException:
+                if attempt == self._max_attempts:
+                    raise
+            self.pause(attempt)
+        raise AssertionError("unreachable")
 
-    def read(self, keys: Sequence[ItemKey]) -> dict[ItemKey, Snapshot]:
-        """Current numbers of some items (one BatchGetItem per 100; missing items read as zero)."""
+    def pause(self, attempt: int) -> None:
+        """Jittered exponential backoff before another attempt."""
+        self._sleep(min(0.005 * 2 ** attempt, 0.25) * (0.5 + self._rng.random() / 2))
+
+    def read_raw(self, keys: Sequence[ItemKey]) -> dict[ItemKey, dict[str, Any] | None]:
+        """Some items as stored (None: absent), consistent reads, one BatchGetItem per 100."""
         client = self._client()
         table = self.table_name()
-        out: dict[ItemKey, Snapshot] = {k: Snapshot() for k in keys}
-        unique = list(dict.fromkeys(keys))
+        out: dict[ItemKey, dict[str, Any] | None] = dict.fromkeys(keys)
+        unique = list(out)
         for start in range(0, len(unique), 100):
             request: dict[str, Any] = {table: {"Keys": [k.key() for k in unique[start:start + 100]],
                                                "ConsistentRead": True}}
+            rounds = 0
             while request:
                 response = client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(table, []):
-                    out[ItemKey(str(item["pk"]), str(item["sk"]))] = Snapshot.from_item(item)
+                    out[ItemKey(str(item["pk"]), str(item["sk"]))] = item
                 request = response.get("UnprocessedKeys") or {}
+                if request:  # throttled keys: back off before asking again, as DynamoDB advises
+                    rounds += 1
+                    self.pause(rounds)
         return out
 
-    def totals(self, counters: Sequence[Counter]) -> list[Snapshot]:
-        """Each counter's numbers, summed over its items, all read in one batch."""
-        found = self.read([item for c in counters for item in c.items()])
-        return [c.total(found) for c in counters]
+    def read(self, keys: Sequence[ItemKey]) -> dict[ItemKey, Snapshot]:
+        """Current numbers of some items (missing items read as zero)."""
+        return {k: Snapshot.from_item(item) for k, item in self.read_raw(keys).items()}
 
-    def clear_overrun(self, counter: Counter, marker: str) -> None:
+    def totals(self, counters: Sequence[AnyCounter]) -> list[Snapshot]:
+        """Each counter's numbers, summed over every item its period has used (its shards, when it
+        is or was sharded: the first item says how many), all read in one batch (two when a
+        counter turns out to have more shards than its caller knew of)."""
+        found = self.read_raw([item for c in counters for item in c.items()])
+        more = [item for c in counters for item in c.items(number(found.get(c.id), SPAN)) if item not in found]
+        if more:
+            found.update(self.read_raw(more))
+        snaps = {k: Snapshot.from_item(v) for k, v in found.items() if v is not None}
+        return [c.total(snaps) for c in counters]
+
+    def clear_overrun(self, counter: AnyCounter, marker: str) -> None:
         """Lift an overrun mark once its refusal has been given (a newer mark stays)."""
         client = self._client()
         for update in counter.clear_overrun(self.table_name(), marker):
