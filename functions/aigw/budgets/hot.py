@@ -111,7 +111,7 @@ def reserve(store: CounterStore, counter: ShardedCounter, *, usd: Decimal, token
     needs = [d.need for d in counter.dims(usd, tokens)]
     index = hints.pick(counter, needs, rng)
     total: Snapshot | None = None
-    for _ in range(MAX_ROUNDS):
+    for round_ in range(1, MAX_ROUNDS + 1):
         if index is not None:
             hold, op = counter.reserve_on(table, index, usd=usd, tokens=tokens)
             written = store.write(op)
@@ -144,9 +144,11 @@ def reserve(store: CounterStore, counter: ShardedCounter, *, usd: Decimal, token
             split = _reserve_parts(store, counter, place, usd, tokens)
             if split is not None:
                 return split
-            continue  # a part's room went to someone else first
+            store.pause(round_)  # a part's room went to someone else first: let the race settle
+            continue
         if place.transfer is not None and not store.transact(place.transfer, attempts=1, raise_conflicts=False).ok:
-            continue  # a lender's room went to someone else first
+            store.pause(round_)  # a lender's room went to someone else first
+            continue
         index = place.shard
     raise Contended(f"{counter.pk}/{counter.sk}: no shard could be secured in {MAX_ROUNDS} rounds")
 

@@ -144,7 +144,10 @@ def reserve_op(table: str, item: ItemKey, caps: Caps, usd: Decimal, tokens: int,
         update += " SET #ex = if_not_exists(#ex, :ex)"
     conditions = []
     for attr, cap, placeholder in cap_clauses(caps, usd, tokens, requests):
-        conditions.append(f"(attribute_not_exists({attr}) OR {attr} <= {placeholder})")
+        # An absent attribute holds 0: it fits only if the request alone does (a shard's slice
+        # can be smaller than a request; a shard that borrowed can hold less than 0).
+        conditions.append(f"(attribute_not_exists({attr}) OR {attr} <= {placeholder})" if cap >= 0
+                          else f"{attr} <= {placeholder}")
         values[placeholder] = cap
     op: dict[str, Any] = {"TableName": table, "Key": item.key(), "UpdateExpression": update,
                           "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}

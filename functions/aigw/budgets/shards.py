@@ -217,7 +217,7 @@ class ShardedCounter:
         if crumbs and split_holds:
             # A transfer would serve only a few requests and every request would race for one:
             # take this one's worst case in parts, each a conditional write of its own.
-            return self._parts(dims, rooms, usd, tokens, rng)
+            return self._parts(dims, rooms, usd, tokens)
 
         def score(i: int) -> float:
             return min(rooms[i][k] / max(d.need, 1) for k, d in enumerate(dims))
@@ -247,10 +247,12 @@ class ShardedCounter:
             return None  # only when the rooms read are inconsistent; the caller reads again
         return Placement(borrower, self._transfer(table, dims, gives, borrower))
 
-    def _parts(self, dims: list[Dim], rooms: list[list[int]], usd: Decimal, tokens: int,
-               rng: random.Random) -> Placement | None:
-        order = list(range(self.shards))
-        rng.shuffle(order)
+    def _parts(self, dims: list[Dim], rooms: list[list[int]], usd: Decimal, tokens: int) -> Placement | None:
+        # Largest rooms first, in the same order for every request: concurrent requests then race
+        # for the same first part, and the losers fail before holding anything (taking parts in
+        # random orders, each would hold some parts another needs, and all would give up).
+        first = next((k for k, d in enumerate(dims) if d.attr != REQUESTS), 0)
+        order = sorted(range(self.shards), key=lambda i: (-rooms[i][first], i))
         counted = next((k for k, d in enumerate(dims) if d.attr == REQUESTS), None)
         if counted is not None:  # the request itself is counted whole, by a shard that has room for it
             order.sort(key=lambda i: rooms[i][counted] < 1)
@@ -286,7 +288,8 @@ class ShardedCounter:
                     values[f":g{k}"] = n(give[k])
                     values[f":c{k}"] = n(self.slice(lender, d.limit) - give[k])
                     adds.append(f"#h{k} :g{k}")
-                    conds.append(f"(attribute_not_exists(#h{k}) OR #h{k} <= :c{k})")
+                    most = self.slice(lender, d.limit) - give[k]
+                    conds.append(f"(attribute_not_exists(#h{k}) OR #h{k} <= :c{k})" if most >= 0 else f"#h{k} <= :c{k}")
                     lent[k] += give[k]
             table_items.append(self._update(table, lender, names, values, "ADD " + ", ".join(adds),
                                             " AND ".join(conds)))

@@ -22,9 +22,11 @@ deployment's billed/estimated ratio, and reports a settlement above its reservat
 idempotent and never raises; a settlement that cannot be written is logged with everything
 needed to reconcile it by hand.
 
-Round trips to DynamoDB per request, once the key and scope limits are cached:
-  no limits on any scope   0 before the upstream call, 1 after (usage aggregates)
-  limits                   1 before (TransactWriteItems), 1 after (TransactWriteItems)
+Round trips to DynamoDB per request, once the key and scope limits are cached (the calls
+after the upstream one are made at once, in parallel):
+  no limits on any scope   0 before the upstream call; after it, 1 UpdateItem per usage aggregate
+  limits                   1 TransactWriteItems before (+ 1 UpdateItem per hot counter: counters.py),
+                           and after it the same, plus the usage aggregates
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from aigw.budgets.counters import CounterStore
 from aigw.budgets.demand import Demand, Quote
 from aigw.budgets.money import ZERO, ceil_pico, exact_cost, usd_text
 from aigw.budgets.scopes import LimitsCache
+from aigw.budgets.shards import HotScopes
 from aigw.config.models import Deployment, GatewayConfig, ModelConfig
 from aigw.errors import GatewayError, TooManyRequests
 from aigw.names import COUNTERS, ENTITIES
@@ -220,4 +223,6 @@ def build_admission_stage(deps: StageDeps) -> AdmissionStage:
     store = CounterStore(aws.dynamodb_client, table_name=lambda: table_name(COUNTERS))
     ttl_s = deps.config.settings.key_cache_ttl_s
     limits = LimitsCache(aws.dynamodb_resource, lambda: table_name(ENTITIES), ttl_s=ttl_s)
-    return AdmissionStage(Admission(store), limits, deps.config, candidates=deps.router.candidates)
+    budgets = deps.config.budgets
+    hot = HotScopes(frozenset(budgets.hot_scopes), budgets.shards)
+    return AdmissionStage(Admission(store, shards=hot), limits, deps.config, candidates=deps.router.candidates)

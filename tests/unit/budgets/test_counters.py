@@ -26,8 +26,9 @@ def test_reserve_is_one_conditional_add() -> None:
     assert op["ConditionExpression"] == ("(attribute_not_exists(#hu) OR #hu <= :cu) AND "
                                          "(attribute_not_exists(#ht) OR #ht <= :ct) AND "
                                          "(attribute_not_exists(#rq) OR #rq <= :cr) AND "
-                                         "attribute_not_exists(#ov)")  # an overrun mark refuses
-    assert op["ExpressionAttributeNames"]["#ov"] == "overrun"
+                                         "attribute_not_exists(#ov) AND "  # an overrun mark refuses
+                                         "attribute_not_exists(#ly)")  # ... and so does a sharded layout
+    assert op["ExpressionAttributeNames"]["#ov"] == "overrun" and op["ExpressionAttributeNames"]["#ly"] == "lay"
     assert op["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
 
 
