@@ -37,11 +37,11 @@ class Transactional(Admission):
         for round_ in range(hot.MAX_ROUNDS * 2):
             items = []
             for c in charges:
-                if c.counter.shards == 1:
-                    c.hold, item = c.counter.reserve(table, usd=c.usd, tokens=c.tokens)  # type: ignore[union-attr]
-                else:
-                    c.hold, op = c.counter.reserve_on(table, shard[id(c)], usd=c.usd, tokens=c.tokens)  # type: ignore[union-attr]
+                if isinstance(c.counter, ShardedCounter):
+                    c.hold, op = c.counter.reserve_on(table, shard[id(c)], usd=c.usd, tokens=c.tokens)
                     item = {"Update": op}
+                else:
+                    c.hold, item = c.counter.reserve(table, usd=c.usd, tokens=c.tokens)
                 items.append(item)
             result: TransactionResult = await asyncio.to_thread(
                 self.store.transact, items, token=None if token is None else f"{token}.{round_}")
@@ -131,8 +131,9 @@ class SingleWrites(Admission):
         table = self.store.table_name()
         for c in taken:
             assert c.hold is not None
-            ops = [c.counter.release(table, c.hold)["Update"]] if c.counter.shards == 1 else \
-                c.counter.release_ops(table, c.hold)  # type: ignore[union-attr]
+            counter = c.counter
+            ops = counter.release_ops(table, c.hold) if isinstance(counter, ShardedCounter) else \
+                [counter.release(table, c.hold)["Update"]]
             for op in ops:
                 await asyncio.to_thread(self.store.write, op)
             c.hold = None

@@ -18,9 +18,11 @@ every instant the admission took.
 from __future__ import annotations
 
 import bisect
+import functools
 import random
 import statistics
 import threading
+from collections import Counter as Tally
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ from aigw.budgets import periods
 from aigw.budgets.admission import Admission, Refusal, Reservation
 from aigw.budgets.counters import CounterStore, Snapshot, budget_pk, rate_pk
 from aigw.budgets.demand import Demand, Quote
-from aigw.budgets.money import ZERO, ceil_pico
+from aigw.budgets.money import ZERO, ceil_pico, to_units
 from aigw.budgets.scopes import ScopeRef
 from aigw.budgets.spec import Limits
 from aigw.pricing.cost import Price
@@ -43,6 +45,7 @@ DEBUG = False
 START = 1_795_622_701.0  # 2026-11-25T16:05:01Z: a minute window ahead
 PRICE = Price(input_per_mtok=0.15, output_per_mtok=0.60)
 DEMAND = Demand([Quote(500, PRICE)], output=500)  # $0.000375 worst case, 1,000 tokens
+UPSTREAM = LogNormal(0.3, 0.5)  # an upstream answering in about 300 ms
 
 AdmissionFactory = Callable[[CounterStore, Callable[[], float], random.Random], Admission]
 
@@ -60,7 +63,7 @@ class Scenario:
     rate: float | None = None  # open loop: Poisson arrivals per second ...
     # ... served by as many Lambda-like instances as needed (one request at a time each, reused when idle)
     burst: int | None = None  # or: this many requests all at t=0, once
-    upstream: LogNormal = LogNormal(0.3, 0.5)
+    upstream: LogNormal = UPSTREAM
     demand: Demand = DEMAND
     spend: tuple[float, float] = (0.2, 1.0)  # actual cost as a fraction of the worst case
     seed: int = 1
@@ -145,7 +148,7 @@ class Result:
 def _pct(values: list[float] | list[int], p: float) -> float:
     if not values:
         return 0.0
-    return float(values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))])
+    return float(values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))])
 
 
 def logical(pk: str, sk: str) -> tuple[str, str]:
@@ -220,7 +223,7 @@ def run(scenario: Scenario) -> Result:
                 inst = make_instance(len(pool))
                 inst.mailbox = (number, at)
                 pool.append(inst)
-                clock.spawn(lambda inst=inst: pooled(inst), name=f"instance-{inst.n}")
+                clock.spawn(functools.partial(pooled, inst), name=f"instance-{inst.n}")
         finished["done"] = True
         for inst in idle:
             clock.unpark(inst.handle)
@@ -229,7 +232,7 @@ def run(scenario: Scenario) -> Result:
     pool: list[_Instance] = []
     if arrivals is None:
         for n in range(scenario.clients or 0):
-            clock.spawn(lambda n=n: closed_client(n), at=START, name=f"client-{n}")
+            clock.spawn(functools.partial(closed_client, n), at=START, name=f"client-{n}")
     else:
         clock.spawn(dispatcher, at=START, name="dispatcher")
     clock.run()
@@ -251,7 +254,8 @@ def _arrivals(scenario: Scenario, rng: random.Random) -> list[float] | None:
         return [START] * scenario.burst
     if scenario.rate is None:
         return None
-    out, t = [], START
+    out: list[float] = []
+    t = START
     while True:
         t += rng.expovariate(scenario.rate)
         if t >= START + scenario.duration_s:
@@ -259,8 +263,9 @@ def _arrivals(scenario: Scenario, rng: random.Random) -> list[float] | None:
         out.append(t)
 
 
-async def _one(scenario: Scenario, admission: Admission, sim: SimDynamo, truth: dict[tuple[str, str], CounterTruth],
-               scopes: dict[ScopeRef, Limits], name: str, rng: random.Random, arrived: float) -> Sample:
+async def _one(scenario: Scenario, admission: Admission, sim: SimDynamo,
+               truth: dict[tuple[str, str], CounterTruth], scopes: dict[ScopeRef, Limits], name: str,
+               rng: random.Random, arrived: float) -> Sample:
     clock = sim.clock
     demand = scenario.demand
     started = clock.now()
@@ -274,7 +279,8 @@ async def _one(scenario: Scenario, admission: Admission, sim: SimDynamo, truth: 
     done = clock.now()
     stats = _tally(sim, name + ":a")
     sample = Sample("unavailable" if result is None else "admitted" if isinstance(result, Reservation) else "refused",
-                    arrived, done - arrived, **stats)
+                    arrived, done - arrived, calls=stats["calls"], conflicts=stats["conflicts"],
+                    throttles=stats["throttles"], sdk_retries=stats["sdk_retries"])
     if isinstance(result, Refusal):
         sample.refused_with_room, sample.refused_with_room_at_end = _room_check(truth, result, demand, started, done)
     if not isinstance(result, Reservation):
@@ -288,7 +294,8 @@ async def _one(scenario: Scenario, admission: Admission, sim: SimDynamo, truth: 
     before = clock.now()
     try:
         await admission.settle(result, cost=cost, input_tokens=demand.prompt_tokens, output_tokens=output,
-                               usage_dims=[("key", "k" + name.split("-")[0]), ("team", "bench"), ("model", "gpt-4o-mini")],
+                               usage_dims=[("key", "k" + name.split("-")[0]), ("team", "bench"),
+                                           ("model", "gpt-4o-mini")],
                                token="s" + name)
         sample.spent = cost
     except Exception:
@@ -302,7 +309,7 @@ async def _one(scenario: Scenario, admission: Admission, sim: SimDynamo, truth: 
 
 
 def _tally(sim: SimDynamo, name: str) -> dict[str, int]:
-    counts = sim.stats.by_tag.get(name) or {}
+    counts = sim.stats.by_tag.get(name) or Tally()
     return {"calls": counts.get("calls", 0), "conflicts": counts.get("conflict", 0),
             "throttles": counts.get("throttled", 0), "sdk_retries": counts.get("sdk_retry", 0)}
 
@@ -311,14 +318,15 @@ def _declare(truth: dict[tuple[str, str], CounterTruth], ref: ScopeRef, limits: 
     now = START
     for budget in limits.budgets:
         t = truth[(budget_pk(ref.scope, ref.id), periods.period_key(budget.period, now))]
-        t.limit_usd = None if budget.limit_usd is None else int(budget.limit_usd * 10**12)
+        t.limit_usd = None if budget.limit_usd is None else to_units(budget.limit_usd)
         t.limit_tokens = budget.limit_tokens
     if limits.rpm is not None or limits.tpm is not None:
         t = truth[(rate_pk(ref.scope, ref.id), "m#" + periods.window_key(now))]
         t.limit_tokens, t.limit_requests = limits.tpm, limits.rpm
 
 
-def _observe(truth: dict[tuple[str, str], CounterTruth], clock: VirtualClock, key: Key, new: dict[str, Any] | None) -> None:
+def _observe(truth: dict[tuple[str, str], CounterTruth], clock: VirtualClock, key: Key,
+             new: dict[str, Any] | None) -> None:
     counter = logical(key[1], key[2])
     if counter not in truth:
         return

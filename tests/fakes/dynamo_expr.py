@@ -95,7 +95,10 @@ class _Parser:
             raise ExpressionError("Invalid expression: missing operand")
         if tok.startswith(":"):
             self.take()
-            return lambda item, env, t=tok: env.value(t)
+
+            def value(item: Item, env: Env, t: str = tok) -> Any:
+                return env.value(t)
+            return value
         if tok.lower() == "if_not_exists" and self.toks[self.i + 1:self.i + 2] == ["("]:
             self.take(), self.take("(")
             path = self.path()
@@ -252,7 +255,8 @@ def update(text: str) -> Action:
                 item.pop(name, None)
             elif kind == "SET":
                 if value is _MISSING:
-                    raise ExpressionError("The provided expression refers to an attribute that does not exist in the item")
+                    raise ExpressionError("The provided expression refers to an attribute that does not exist "
+                                          "in the item")
                 item[name] = value
             else:
                 if not isinstance(value, Decimal):

@@ -241,7 +241,8 @@ class SimDynamo:
                 try:
                     new = _write(op, key, old, params)
                 except _ConditionFailed:
-                    reason: dict[str, Any] = {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
+                    reason: dict[str, Any] = {"Code": "ConditionalCheckFailed",
+                                              "Message": "The conditional request failed"}
                     if params.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and old is not None:
                         reason["Item"] = old
                     reasons[i] = reason

@@ -47,12 +47,13 @@ class SimClient:
 
     # ---- errors as botocore raises them ---------------------------------------------------
     def _error(self, operation: str, code: str, message: str, **extra: Any) -> ClientError:
+        status = 500 if code == "InternalServerError" else 400
         response: dict[str, Any] = {"Error": {"Code": code, "Message": message},
-                                    "ResponseMetadata": {"HTTPStatusCode": 500 if code == "InternalServerError" else 400,
-                                                         "RetryAttempts": 0},
+                                    "ResponseMetadata": {"HTTPStatusCode": status, "RetryAttempts": 0},
                                     "message": message, **extra}
-        cls = getattr(self.exceptions, code, ClientError)
-        return cls(response, operation)  # type: ignore[no-any-return]
+        cls: Any = getattr(self.exceptions, code, ClientError)
+        error: ClientError = cls(response, operation)
+        return error
 
     def _with_retries(self, operation: str, attempt: Any) -> Any:
         sim = self._sim
@@ -102,10 +103,10 @@ class SimClient:
                     extra["Item"] = _typed(detail)
                 raise self._error(operation, status, "The conditional request failed", **extra)
             raise self._error(operation, status, str(detail))
-        return self._with_retries(operation, attempt)  # type: ignore[no-any-return]
+        return self._with_retries(operation, attempt)
 
     # ---- transactions -----------------------------------------------------------------------
-    def transact_write_items(self, *, TransactItems: list[dict[str, Any]],  # noqa: N803 - boto3's names
+    def transact_write_items(self, *, TransactItems: list[dict[str, Any]],
                              ClientRequestToken: str | None = None, **_: Any) -> dict[str, Any]:
         ops: list[tuple[str, Key, dict[str, Any]]] = []
         for entry in TransactItems:
@@ -134,10 +135,10 @@ class SimClient:
             message = f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]"
             raise self._error("TransactWriteItems", "TransactionCanceledException", message,
                               Message=message, CancellationReasons=reasons)
-        return self._with_retries("TransactWriteItems", attempt)  # type: ignore[no-any-return]
+        return self._with_retries("TransactWriteItems", attempt)
 
     # ---- reads (consistent, never throttled) -------------------------------------------------
-    def get_item(self, *, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:  # noqa: N803
+    def get_item(self, *, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
         def attempt() -> dict[str, Any]:
             sim = self._sim
             sim.wait(sim.latency.leg)
@@ -145,9 +146,9 @@ class SimClient:
             sim.wait(sim.latency.read)
             sim.wait(sim.latency.leg)
             return {} if found is None else {"Item": found}
-        return self._with_retries("GetItem", attempt)  # type: ignore[no-any-return]
+        return self._with_retries("GetItem", attempt)
 
-    def batch_get_item(self, *, RequestItems: dict[str, Any], **_: Any) -> dict[str, Any]:  # noqa: N803
+    def batch_get_item(self, *, RequestItems: dict[str, Any], **_: Any) -> dict[str, Any]:
         def attempt() -> dict[str, Any]:
             sim = self._sim
             sim.wait(sim.latency.leg)
@@ -173,11 +174,11 @@ class SimClient:
             if unprocessed and sum(len(v["Keys"]) for v in unprocessed.values()) == asked:
                 raise self._error("BatchGetItem", "ProvisionedThroughputExceededException", THROTTLE_MESSAGE)
             return {"Responses": responses, "UnprocessedKeys": unprocessed}
-        return self._with_retries("BatchGetItem", attempt)  # type: ignore[no-any-return]
+        return self._with_retries("BatchGetItem", attempt)
 
-    def query(self, *, TableName: str, KeyConditionExpression: str,  # noqa: N803
-              ExpressionAttributeValues: dict[str, Any] | None = None,  # noqa: N803
-              ExpressionAttributeNames: dict[str, str] | None = None, **_: Any) -> dict[str, Any]:  # noqa: N803
+    def query(self, *, TableName: str, KeyConditionExpression: str,
+              ExpressionAttributeValues: dict[str, Any] | None = None,
+              ExpressionAttributeNames: dict[str, str] | None = None, **_: Any) -> dict[str, Any]:
         from tests.fakes import dynamo_expr
 
         env = Env(ExpressionAttributeNames or {}, _values(ExpressionAttributeValues or {}))
@@ -193,7 +194,7 @@ class SimClient:
             sim.wait(sim.latency.read)
             sim.wait(sim.latency.leg)
             return {"Items": rows, "Count": len(rows)}
-        return self._with_retries("Query", attempt)  # type: ignore[no-any-return]
+        return self._with_retries("Query", attempt)
 
 
 def _returned(mode: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:

@@ -22,15 +22,14 @@ ADJUST_ATTEMPTS times; below the floor the request is refused.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
-from aigw.budgets import hot, periods
+from aigw.budgets import holding, hot, periods
 from aigw.budgets.counters import (
     USAGE_SHARDS,
     AnyCounter,
@@ -39,24 +38,23 @@ from aigw.budgets.counters import (
     Hold,
     ItemKey,
     Snapshot,
-    TransactionResult,
     budget_counter,
     rate_counter,
     usage_update,
 )
 from aigw.budgets.demand import Demand
 from aigw.budgets.headers import Remaining, remaining
+from aigw.budgets.holding import Settlement
 from aigw.budgets.money import ZERO, usd_text
 from aigw.budgets.scopes import ScopeRef
+from aigw.budgets.shards import ShardedCounter
 from aigw.budgets.spec import Limits
 
 Kind = Literal["budget", "rate"]
 Shards = Callable[[ScopeRef], int]  # how many items a scope's counters are spread over (1: not hot)
-logger = logging.getLogger("aigw.budgets")
 VIEW_REFRESH_S = 1.0  # the remaining-* headers use counter values at most this old (plus local deltas)
 VIEW_MAX_ITEMS = 10_000
 ADJUST_ATTEMPTS = 3
-UNSHARD_ATTEMPTS = 3
 
 
 def not_hot(ref: ScopeRef) -> int:
@@ -101,14 +99,6 @@ class Reservation:
     adjusted: bool = False  # lowered below the demand's: the upstream must be told
     settled: bool = False
     admitted_at: float = field(default_factory=time.time)
-
-
-@dataclass(slots=True)
-class Settlement:
-    transaction: list[dict[str, Any]] = field(default_factory=list)  # ordinary counters: one TransactWriteItems
-    writes: list[dict[str, Any]] = field(default_factory=list)  # hot shards: one UpdateItem each
-    usage: list[dict[str, Any]] = field(default_factory=list)  # usage aggregates: one UpdateItem each
-    overrun: Overrun | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,59 +195,8 @@ class Admission:
         return refusal
 
     async def _reserve(self, charges: list[Charge], token: str | None) -> dict[int, Snapshot]:
-        """Take every charge's reservation, or none of them: what refused ({id(charge): its
-        numbers}), empty when every hold was taken."""
-        table = self.store.table_name()
-        cold = [c for c in charges if c.counter.shards == 1]
-        warm = [c for c in charges if c.counter.shards > 1]
-        if cold:
-            for attempt in range(UNSHARD_ATTEMPTS + 1):
-                items = []
-                for charge in cold:
-                    charge.hold, item = charge.counter.reserve(table, usd=charge.usd, tokens=charge.tokens)  # type: ignore[union-attr]
-                    items.append(item)
-                tx_token = None if token is None else token + ("" if attempt == 0 else f"~{attempt}")
-                result: TransactionResult = await asyncio.to_thread(self.store.transact, items, token=tx_token)
-                if result.ok:
-                    break
-                for charge in cold:
-                    charge.hold = None
-                refused = {id(c): snap for c in cold if (snap := c.counter.refusal(result.refused)) is not None}
-                laid_out = [c for c in cold if id(c) in refused and refused[id(c)].layout is not None]
-                if not laid_out or attempt == UNSHARD_ATTEMPTS:
-                    return refused
-                for charge in laid_out:  # a scope that is no longer hot: its shards onto one item first
-                    await asyncio.to_thread(hot.relayout, self.store, charge.counter.unsharded())  # type: ignore[union-attr]
-        taken: list[Charge] = []
-        try:
-            for charge in warm:
-                outcome = await asyncio.to_thread(hot.reserve, self.store, charge.counter,  # type: ignore[arg-type]
-                                                  usd=charge.usd, tokens=charge.tokens, rng=self._rng,
-                                                  hints=self._hints)
-                if isinstance(outcome, Hold):
-                    charge.hold = outcome
-                    taken.append(charge)
-                    continue
-                await self._release(cold + taken, token)
-                return {id(charge): outcome}
-        except BaseException:
-            await self._release(cold + taken, token)
-            raise
-        return {}
-
-    async def _release(self, charges: list[Charge], token: str | None) -> None:
-        """Give back reservations taken by a request that is refused after all."""
-        table = self.store.table_name()
-        cold = [c for c in charges if c.hold is not None and c.counter.shards == 1]
-        warm = [c for c in charges if c.hold is not None and c.counter.shards > 1]
-        if cold:
-            items = [c.counter.release(table, c.hold) for c in cold]  # type: ignore[union-attr, arg-type]
-            await asyncio.to_thread(self.store.transact, items, token=None if token is None else "r" + token)
-        for charge in warm:
-            for op in charge.counter.release_ops(table, charge.hold):  # type: ignore[union-attr, arg-type]
-                await asyncio.to_thread(self.store.write, op)
-        for charge in charges:
-            charge.hold = None
+        """Take every charge's reservation, or none: what refused, by id(charge) (holding.py)."""
+        return await holding.reserve(self.store, charges, token, rng=self._rng, hints=self._hints)
 
     def _too_big_alone(self, charges: list[Charge], now: float) -> Refusal | None:
         for c in charges:
@@ -344,12 +283,13 @@ class Admission:
             over = (c.caps.usd is not None and over_usd > 0) or (c.caps.tokens is not None and over_tokens > 0)
             if over:
                 overran.append(f"{c.scope.label()} {c.period_label}")
-            if c.counter.shards == 1:
-                out.transaction.append(c.counter.settle(table, c.hold, spent_usd=cost, spent_tokens=tokens,  # type: ignore[union-attr]
-                                                        overrun=marker if over else None))
+            mark = marker if over else None
+            if isinstance(c.counter, ShardedCounter):
+                out.writes.extend(c.counter.settle_ops(table, c.hold, spent_usd=cost, spent_tokens=tokens,
+                                                       overrun=mark))
             else:
-                out.writes.extend(c.counter.settle_ops(table, c.hold, spent_usd=cost, spent_tokens=tokens,  # type: ignore[union-attr]
-                                                       overrun=marker if over else None))
+                out.transaction.append(c.counter.settle(table, c.hold, spent_usd=cost, spent_tokens=tokens,
+                                                        overrun=mark))
         now = self._clock()
         shard = self._rng.randrange(USAGE_SHARDS)
         for dim, dim_id in usage_dims:
@@ -374,17 +314,7 @@ class Admission:
         reservation.settled = True
         plan_ = self.settlement(reservation, cost=cost, input_tokens=input_tokens, output_tokens=output_tokens,
                                 usage_dims=usage_dims, marker=token)
-        calls = [asyncio.to_thread(self.store.write, op) for op in plan_.writes]
-        if plan_.transaction:
-            calls.append(asyncio.to_thread(self.store.transact, plan_.transaction, token=token))
-        usage = [asyncio.to_thread(self.store.write, op) for op in plan_.usage]
-        results = await asyncio.gather(*calls, *usage, return_exceptions=True)
-        failed = [r for r in results[:len(calls)] if isinstance(r, BaseException)]
-        for r in results[len(calls):]:
-            if isinstance(r, BaseException):
-                logger.warning("usage aggregate not written", exc_info=r, extra={"usage_dims": usage_dims})
-        if failed:
-            raise failed[0]
+        await holding.write_settlement(self.store, plan_, token=token, usage_dims=usage_dims)
         tokens = input_tokens + output_tokens
         for charge in reservation.charges:
             self._apply(charge.counter.id, cost - charge.usd, tokens - charge.tokens, 0)

@@ -55,6 +55,7 @@ from aigw.budgets.items import (
     HELD_TOKENS,
     HELD_USD,
     LAYOUT,
+    NO_CAPS,
     OVERRUN,
     REQUESTS,
     RESERVED_TOKENS,
@@ -112,7 +113,7 @@ class Counter:
 
     pk: str
     sk: str
-    caps: Caps = Caps()
+    caps: Caps = NO_CAPS
     expires_at: int | None = None
     shards = 1
 
@@ -166,7 +167,7 @@ class Counter:
 AnyCounter = Counter | ShardedCounter
 
 
-def budget_counter(scope: str, scope_id: str, period_key: str, caps: Caps = Caps(),
+def budget_counter(scope: str, scope_id: str, period_key: str, caps: Caps = NO_CAPS,
                    expires_at: int | None = None, *, shards: int = 1) -> AnyCounter:
     """The counter of one scope's budget in one period: the one place that decides which items
     hold it (`shards` > 1: a hot scope's, spread over that many)."""
@@ -176,7 +177,7 @@ def budget_counter(scope: str, scope_id: str, period_key: str, caps: Caps = Caps
     return Counter(pk, period_key, caps, expires_at)
 
 
-def rate_counter(scope: str, scope_id: str, window_key: str, caps: Caps = Caps(),
+def rate_counter(scope: str, scope_id: str, window_key: str, caps: Caps = NO_CAPS,
                  expires_at: int | None = None, *, shards: int = 1) -> AnyCounter:
     """The counter of one scope's rate limits in one minute window."""
     pk = rate_pk(scope, scope_id)

@@ -43,6 +43,9 @@ class Caps:
     requests: int | None = None
 
 
+NO_CAPS = Caps()
+
+
 @dataclass(frozen=True, slots=True)
 class ItemKey:
     pk: str

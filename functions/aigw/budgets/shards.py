@@ -142,7 +142,8 @@ class ShardedCounter:
         return out
 
     def refusal(self, refused: Mapping[ItemKey, Snapshot]) -> Snapshot | None:
-        mine = {k: v for k, v in refused.items() if k == self.id or (k.sk == self.sk and k.pk.startswith(self.pk + "#"))}
+        mine = {k: v for k, v in refused.items()
+                if k == self.id or (k.sk == self.sk and k.pk.startswith(self.pk + "#"))}
         return self.total(mine) if mine else None
 
     # ---- slices --------------------------------------------------------------------------
@@ -281,7 +282,9 @@ class ShardedCounter:
         table_items = []
         lent = [0] * len(dims)
         for lender, give in gives.items():
-            names, values, adds, conds = {"#ly": LAYOUT}, {":ly": self.layout}, [], ["#ly = :ly"]
+            names: dict[str, str] = {"#ly": LAYOUT}
+            values: dict[str, Any] = {":ly": self.layout}
+            adds, conds = [], ["#ly = :ly"]
             for k, d in enumerate(dims):
                 if give[k]:
                     names[f"#h{k}"] = d.attr
@@ -293,7 +296,9 @@ class ShardedCounter:
                     lent[k] += give[k]
             table_items.append(self._update(table, lender, names, values, "ADD " + ", ".join(adds),
                                             " AND ".join(conds)))
-        names, values, adds = {"#ly": LAYOUT}, {":ly": self.layout}, []
+        names = {"#ly": LAYOUT}
+        values = {":ly": self.layout}
+        adds = []
         for k, d in enumerate(dims):
             if lent[k]:
                 names[f"#h{k}"] = d.attr

@@ -224,7 +224,8 @@ class ShardPoller:
         keys = [k for pk, sk in self.counters for k in shard_keys(pk, sk, self.shards)]
         found = client.batch_get_item(RequestItems={table: {"Keys": keys, "ConsistentRead": True}})["Responses"][table]
         for pk, sk in self.counters:
-            mine = [Snapshot.from_item(i) for i in found if i["sk"] == sk and (i["pk"] == pk or i["pk"].startswith(pk + "#"))]
+            mine = [Snapshot.from_item(i) for i in found
+                    if i["sk"] == sk and (i["pk"] == pk or i["pk"].startswith(pk + "#"))]
             usd = sum((s.held_usd for s in mine), Decimal(0))
             tokens = sum(s.held_tokens for s in mine)
             requests = sum(s.requests for s in mine)

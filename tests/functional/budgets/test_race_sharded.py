@@ -165,7 +165,8 @@ def _probe(gw: Any, model: str) -> Decimal:
 
 
 async def _burst(url: str, keys: list[str], n: int) -> list[httpx.Response]:
-    body = {"model": "slow", "max_tokens": 30, "messages": [{"role": "user", "content": "count the budget words please"}]}
+    body = {"model": "slow", "max_tokens": 30,
+            "messages": [{"role": "user", "content": "count the budget words please"}]}
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=n + 5)) as client:
         return await asyncio.gather(*(client.post(url + "/v1/chat/completions", json=body,
                                                   headers={"authorization": f"Bearer {keys[i % len(keys)]}"})

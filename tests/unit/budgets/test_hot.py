@@ -18,7 +18,7 @@ from aigw.budgets.admission import Admission, Refusal, Reservation
 from aigw.budgets.counters import Caps, CounterStore, Snapshot
 from aigw.budgets.demand import Demand, Quote
 from aigw.budgets.items import HELD_USD, Hold, number
-from aigw.budgets.money import ZERO, ceil_pico, from_units, to_units
+from aigw.budgets.money import ZERO, ceil_pico, to_units
 from aigw.budgets.scopes import ScopeRef
 from aigw.budgets.shards import HotScopes, ShardedCounter
 from aigw.budgets.spec import Budget, Limits
@@ -110,9 +110,10 @@ def test_concurrent_requests_never_pass_a_sharded_limit(seed: int, shards: int, 
 
 
 def test_a_plain_counters_spend_is_laid_out_over_the_shards() -> None:
-    clock, db, truth, hot_scopes = world(1, Decimal(1), 4)
+    clock, db, truth, _ = world(1, Decimal(1), 4)
     db.items[(TABLE, "BUDGET#team#big", "2026-11")] = {"pk": "BUDGET#team#big", "sk": "2026-11",
-                                                       HELD_USD: Decimal(900 * 10**9), "spent_pusd": Decimal(900 * 10**9)}
+                                                       HELD_USD: Decimal(900 * 10**9),
+                                                       "spent_pusd": Decimal(900 * 10**9)}
     counter = ShardedCounter("BUDGET#team#big", "2026-11", Caps(usd=Decimal(1)), None, 4)
     got: list[Any] = []
 
@@ -155,7 +156,7 @@ def test_a_scope_no_longer_hot_is_unsharded_before_its_plain_counter_is_used() -
 
 
 def test_a_spent_budget_with_nothing_in_flight_refuses_without_a_read() -> None:
-    clock, db, truth, hot_scopes = world(3, Decimal("0.001"), 4)
+    clock, db, _, hot_scopes = world(3, Decimal("0.001"), 4)
     scopes = {TEAM: Limits(budgets=[Budget(period="month", limit_usd=Decimal("0.001"))])}
     demand = Demand([Quote(200, PRICE)], output=300)
     calls: list[int] = []
