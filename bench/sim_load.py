@@ -61,7 +61,9 @@ class Scenario:
     duration_s: float = 10.0
     clients: int | None = None  # closed loop: this many clients, back to back
     rate: float | None = None  # open loop: Poisson arrivals per second ...
-    # ... served by as many Lambda-like instances as needed (one request at a time each, reused when idle)
+    # ... served by as many Lambda-like instances as needed (one request at a time each, reused when
+    # idle), up to this many; later arrivals wait for one (the wait counts in their latency)
+    max_instances: int = 2_000
     burst: int | None = None  # or: this many requests all at t=0, once
     upstream: LogNormal = UPSTREAM
     demand: Demand = DEMAND
@@ -171,6 +173,7 @@ def run(scenario: Scenario) -> Result:
     arrivals = _arrivals(scenario, rng)
     declared: set[int] = set()
     idle: list[_Instance] = []
+    backlog: list[tuple[int, float]] = []
     finished = {"done": False}
 
     def make_instance(n: int) -> _Instance:
@@ -198,12 +201,15 @@ def run(scenario: Scenario) -> Result:
         run_async(serve)
 
     def pooled(inst: _Instance) -> None:
-        # A Lambda-like instance: serves what it is handed, then waits idle to be handed more.
+        # A Lambda-like instance: serves what it is handed, then what waits, then waits idle.
         async def serve() -> None:
             while inst.mailbox is not None:
                 number, at = inst.mailbox
                 inst.mailbox = None
                 await handle(inst, number, at)
+                if backlog:
+                    inst.mailbox = backlog.pop(0)
+                    continue
                 if finished["done"]:
                     return
                 idle.append(inst)
@@ -219,6 +225,8 @@ def run(scenario: Scenario) -> Result:
                 inst = idle.pop()
                 inst.mailbox = (number, at)
                 clock.unpark(inst.handle)
+            elif len(pool) >= scenario.max_instances:
+                backlog.append((number, at))
             else:
                 inst = make_instance(len(pool))
                 inst.mailbox = (number, at)

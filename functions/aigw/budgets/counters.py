@@ -1,43 +1,90 @@
-"""Counter items in the Counters table, and the one transaction that moves them.
+"""Counter items in the Counters table, and the store that writes and reads them.
 
 Item layout (pk, sk):
 
-    BUDGET#<scope>#<id>   <period key>        a budget's spend in one period (periods.py)
-    RATE#<scope>#<id>     m#<minute>          a rate window: requests and tokens in one minute
-    USAGE#<month>         <dim>#<id>#<shard>  usage aggregates by key, team and model per month,
-                                              spread over USAGE_SHARDS items that readers sum
-                                              (finer periods: the CostUSD metric and the log lines)
+    BUDGET#<scope>#<id>     <period key>        a budget's spend in one period (periods.py)
+    BUDGET#<scope>#<id>#<n> <period key>        shard n (n >= 1) of a hot scope's budget
+    RATE#<scope>#<id>[#<n>] m#<minute>          a rate window: requests and tokens in one minute
+    USAGE#<month>           <dim>#<id>#<shard>  usage aggregates by key, team and model per month,
+                                                spread over USAGE_SHARDS items that readers sum
+                                                (finer periods: the CostUSD metric and the log lines)
 
 Budget and rate items hold, as exact DynamoDB numbers:
 
     held_pusd  = spent_pusd + reserved_pusd    held_tokens = spent_tokens + reserved_tokens
     requests   (admitted requests)            money in integer pico-dollars (money.py)
 
+(on one item; over a sharded counter's items these hold for the sums, see below).
+
 Admission adds a request's worst case to `held_*` and `reserved_*` under the condition
 `attribute_not_exists(held_pusd) OR held_pusd <= :cap` where `:cap = limit - reservation`
 (DynamoDB conditions cannot add, so the subtraction happens here). Settlement, with no
 condition, moves the reservation to `spent_*` at the actual cost. `held` therefore never
 passes the limit at any instant (so long as no request costs more than its worst case): the
-check and the increment are one atomic item write, and every counter a request touches
-moves in the same TransactWriteItems (all or nothing).
+check and the increment are one atomic item write.
 
 Overruns: a settlement that costs more than its reservation (an upstream that billed beyond
 every bound the gateway knows, budgets/bounds.py) marks the items it settled with
 `overrun = <request id>`. A reservation's condition requires the mark to be absent, so the
-scope refuses the next request, which then clears the mark (conditionally, on the same
-value): from there on admission goes on with the learned, larger bound.
+counter (a sharded counter: the shard that settled) refuses the next request, which then
+clears the mark (conditionally, on the same value): from there on admission goes on with
+the learned, larger bound.
 
-Hot items: DynamoDB sustains about 1,000 write units/s on one item (one partition key), a
-transactional write costs 2 units, and a request writes each of its counters twice (admit,
-settle): one counter carries about 250 requests/s. A global budget therefore caps the whole
-gateway there, a team budget that team. Beyond that a counter must be sharded: N items each
-holding limit/N, a request reserving on one shard (moving to another when its shard
-refuses), readers summing the shards. `budget_counter`/`rate_counter` are the seam for that:
-callers get a `Counter` and ask it for the update of a reservation (a `Hold`: which item
-took it) or a settlement (of that hold), for its numbers summed over its items (`total`)
-and for the refusal among a transaction's refused items (`refusal`); they never build item
-keys or map refusals by position, so a sharded counter can replace `Counter` for the hot
-scopes without changing them. Until then the limit above is the documented ceiling.
+Hot scopes. One item takes about 1,000 write units a second; a transactional write costs 2
+and conflicts with any other transaction in flight on the item; a request writes each of its
+counters twice (admit, settle). One plain counter written in transactions therefore carries
+about 250 requests a second at best, and far less under concurrency: simulated (bench/
+bench_sharded.py, tests/fakes/dynamo_sim.py), 500 clients on one team budget got 129
+admissions a second, 58% of requests a 503 after 12 conflicting attempts, and 712
+settlements failed for good (their reservations left held). So the counters of hot scopes
+(config `budgets.hot_scopes`: the global budget by default, any team, project or key by name)
+are sharded (shards.py: N items, `budgets.shards`, each holding a slice of the limit; the sum
+over the shards never passes the limit at any instant), and written without any transaction
+on the request path (hot.py: one conditional UpdateItem on one shard; another shard, a
+transfer of room, or a hold split over shards when it refuses; a refusal only when the
+shards together cannot pay). The ordinary scopes' counters stay in one TransactWriteItems
+(holding.py), then the hot ones are taken in scope order, those already taken given back if
+one refuses. The usage aggregates are UpdateItems of their own (they bound nothing; in a
+transaction the gateway-wide model aggregate conflicted at a few hundred requests a second).
+
+Why not a transaction over everything (sharded) or none (single writes for every counter)?
+Measured in the same simulation at 5,000 requests a second on one global budget (16 shards):
+FIGURES_GLOBAL. On ordinary scopes (1,000 requests a second over 200 keys, each with a budget
+and an RPM window) single writes save no conflicts (there are none) but take one call per
+counter, in order, and lose the transaction's idempotency: FIGURES_COLD. Hence the mix.
+
+Limits of sharded counters (documented, measured where a figure is given):
+  - Throughput: each shard takes ~1,000 writes/s and a request writes its shard twice: about
+    N x 400 requests/s per hot counter with headroom (16 shards: 5,000 requests/s measured,
+    the hottest shard at about 700 write units/s); a transfer or a layout costs 2 units per item.
+  - Single writes are not idempotent under the SDK's retries: if DynamoDB applied an UpdateItem
+    whose answer was lost (a timeout, a 500) and botocore sent it again, a reservation is held
+    twice (over-reserved until the period ends: never overspent), or a settlement or release
+    applied twice (the counter then under-counts by that request's reservation). The ordinary
+    counters' transaction carries a ClientRequestToken and is safe.
+  - Refusing needs the total: while requests are in flight, a refused request reads every shard
+    (one read unit on each), and one item takes 3,000 read units a second; past about 3,000
+    refusals a second on one hot counter with requests still in flight, refusals slow down
+    (never wrong). A process that has read a spent counter with nothing reserved refuses on
+    what it read (exact: nothing can come back), with no read at all.
+  - At the very end of a budget, requests may race for its last crumbs: a hold split over
+    shards, at most one write per shard; a request that keeps losing gets a 503 (retryable),
+    never a refusal while the shards could pay.
+  - A change of limits, of the shard count, or of hotness lays the counter out again: one
+    transaction over every shard its period has used. While processes with old and new limits
+    coexist (the limits cache TTL, `settings.key_cache_ttl_s`), each lays it out for its own
+    limits in turn; the sum stays within the larger of the two, as with a plain counter.
+  - Every period and every minute window of a hot rate limit starts with a layout (one
+    transaction of N new items); a rate window's slice must hold 8 requests, so RPM/8 caps N.
+  - Usage aggregates share one partition key per month (USAGE#<month>) and rely on DynamoDB
+    splitting a hot item collection by sort key; the simulation counts capacity per item.
+  - A process of an older version (no sharding) writes shard 0 as a plain counter with the
+    whole limit: mixed versions must not admit on a hot scope at the same time.
+
+`budget_counter`/`rate_counter` decide which items hold a counter (`shards`); callers get a
+`Counter` or a `ShardedCounter` and ask it for updates, for its numbers summed over its items
+(`total`, and `CounterStore.totals`, which also finds shards its caller did not know of: the
+admin view sums them with no config) and for its refusal; they never build item keys.
 """
 
 from __future__ import annotations
@@ -335,7 +382,10 @@ class CounterStore:
         """Lift an overrun mark once its refusal has been given (a newer mark stays)."""
         client = self._client()
         for update in counter.clear_overrun(self.table_name(), marker):
-            with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+            # Not marked (another shard, or already lifted), or a transfer in flight on the shard:
+            # the mark then refuses one more request, which lifts it.
+            with contextlib.suppress(client.exceptions.ConditionalCheckFailedException,
+                                     client.exceptions.TransactionConflictException):
                 client.update_item(**update)
 
     def usage(self, period: str, dim: str) -> dict[str, UsageTotals]:

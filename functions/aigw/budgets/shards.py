@@ -319,6 +319,8 @@ class ShardedCounter:
         return max(self.shards, number(anchor, SPAN) or 1)
 
     def laid_out(self, found: Raw) -> bool:
+        if self.shards == 1:  # unsharded: the first item carries no layout
+            return text((found.get(self.item(0)) or {}).get(LAYOUT)) is None
         return all(text((found.get(self.item(i)) or {}).get(LAYOUT)) == self.layout for i in range(self.shards))
 
     def layout_items(self, table: str, found: Raw) -> list[dict[str, Any]]:
