@@ -49,9 +49,15 @@ transaction the gateway-wide model aggregate conflicted at a few hundred request
 
 Why not a transaction over everything (sharded) or none (single writes for every counter)?
 Measured in the same simulation at 5,000 requests a second on one global budget (16 shards):
-FIGURES_GLOBAL. On ordinary scopes (1,000 requests a second over 200 keys, each with a budget
-and an RPM window) single writes save no conflicts (there are none) but take one call per
-counter, in order, and lose the transaction's idempotency: FIGURES_COLD. Hence the mix.
+this design admitted 4,992 a second, admission p50 3.3 ms, p99 6.6 ms, no 503, at most 2
+conflicts in any one admission (the period's first layout), the hottest shard at 642 write
+units a second; the same shards inside the request's transaction admitted 1,538 a second,
+p50 3.9 s, 14% 503s and 5,666 failed settlements; this design with the usage aggregates
+back in the settlement transaction 3,634 a second with 4,016 failed settlements; today's
+code 176 a second, 86% 503s. On ordinary scopes (1,000 requests a second over 200 keys,
+each with a budget and an RPM window) there is nothing to conflict with: one transaction
+took 1 call per admission (p50 5.8 ms, p99 13.4 ms), single writes 2 (6.7 ms, 10.7 ms) and
+give up the idempotency token and the all-or-nothing. Hence the mix.
 
 Limits of sharded counters (documented, measured where a figure is given):
   - Throughput: each shard takes ~1,000 writes/s and a request writes its shard twice: about
