@@ -9,6 +9,7 @@ import random
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from aigw.budgets.items import HELD_USD, ItemKey, number
 from aigw.budgets.money import from_units
 from aigw.budgets.scopes import ScopeRef
 from aigw.budgets.shards import HotScopes, ShardedCounter, split
+from aigw.config import load_config
 from tests.fakes.dynamo_sim import Latency, LogNormal, SimDynamo
 
 ZERO = LogNormal(0.0, 0.0)
@@ -138,3 +140,13 @@ def test_placement_transfers_keep_the_sum_and_parts_pay_exactly(shards: int, see
         assert all(number(after[c.item(i)], HELD_USD) <= c.slice(i, limit) for i in range(shards))
     else:
         assert rooms[place.shard] >= need
+
+
+def test_hot_scopes_are_configured_by_name_and_the_global_budget_is_hot_by_default() -> None:
+    default = load_config({}).budgets
+    assert default.hot_scopes == ["global"] and default.shards == 16
+    assert load_config({"budgets": {"hot_scopes": ["global", "team:research", "key:key_abcd"], "shards": 8}})
+    for bad in ({"hot_scopes": ["team"]}, {"hot_scopes": ["teams:x"]}, {"shards": 65}, {"shards": 0},
+                {"hot_scope": ["global"]}):
+        with pytest.raises(ValueError, match=r"hot scope|shards|hot_scope"):
+            load_config({"budgets": bad})
