@@ -44,6 +44,10 @@ Limits of sharded counters (documented, measured where a figure is given):
     splitting a hot item collection by sort key; the simulation counts capacity per item.
   - A process of an older version (no sharding) writes shard 0 as a plain counter with the
     whole limit: mixed versions must not admit on a hot scope at the same time.
+  - Budget alerts are decided on the total after the settlement (hot_alerts.py): between the
+    first shard passing its share of a threshold and the threshold being sent, the settlements
+    that look each read every shard; a process that dies between settling and looking leaves
+    the threshold to the next settlement that looks.
 """
 
 from __future__ import annotations
