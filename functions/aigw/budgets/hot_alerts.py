@@ -40,6 +40,7 @@ retired by a change of shard count always looks; marks are laid per layout.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 
 WATCH = "alert_watch"  # string set on a hot budget's shards: thresholds a check found close (4 above)
 MAX_COUNTERS = 1_000  # counters (one per scope and period) this process remembers alerts of
+logger = logging.getLogger("aigw.budgets")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +126,13 @@ class HotAlerts:
                 if index == 0:
                     self._learn(counter.id, strings(new.get(ALERTED)))
             found = self.open(charge)
-            if found and any(self._looks(counter, found, index, new) for index, new in written):
+            if not found or not any(self._looks(counter, found, index, new) for index, new in written):
+                continue
+            try:
                 out.extend(await self._check(charge, counter))
+            except Exception:  # the settlement itself is written; the next settlement that looks decides
+                logger.warning("budget_alert_check_failed", exc_info=True,
+                               extra={"counter": f"{counter.pk}/{counter.sk}"})
         return out
 
     def _looks(self, counter: ShardedCounter, found: Sequence[Threshold], index: int, new: Mapping[str, Any]) -> bool:

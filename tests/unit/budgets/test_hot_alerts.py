@@ -106,7 +106,9 @@ def test_forty_instances_crossing_50_and_80_percent_send_exactly_two_alerts() ->
     alerts, spent, db = race(7, 8, clients, rounds, limit, [50, 80, 100])
     assert Decimal("0.8") * limit <= spent < limit
     assert sorted(a.threshold for a in alerts) == [50, 80]
-    assert sum(db.stats.calls.values()) > 0
+    first = next(v for v in shard_items(db) if v["pk"] == PK)
+    assert strings(first.get(ALERTED)) == {"usd:50", "usd:80"}  # claimed on shard 0, nowhere else
+    assert all(not strings(v.get(ALERTED)) for v in shard_items(db) if v["pk"] != PK)
 
 
 def test_a_settlement_far_from_every_threshold_reads_nothing() -> None:
@@ -177,3 +179,33 @@ def test_a_threshold_reached_on_a_shard_below_its_share_is_still_sent() -> None:
     assert all("usd:50" in strings(v.get(WATCH)) for v in items.values())
     assert strings(items[PK].get(ALERTED)) == {"usd:50"}
     assert sum(int(v.get(SPENT_USD, 0)) for v in items.values()) == t.at
+
+
+def test_a_failed_check_is_logged_and_the_settlement_stands(caplog: Any) -> None:
+    """A check that cannot read (throttled, say) must not turn a written settlement into a
+    'settlement failed': the alert is left to the next settlement that looks."""
+    clock = VirtualClock(NOW)
+    db = SimDynamo(clock, seed=3)
+    limit = Decimal("0.001")
+    scopes = {TEAM: Limits(budgets=[Budget(period="month", limit_usd=limit, alert_at_percent=[10])])}
+    got: list[Any] = []
+
+    def run() -> None:
+        async def go() -> None:
+            adm = admission(db, clock, 1, 2)
+            reservation = await adm.admit(scopes, DEMAND)
+            assert isinstance(reservation, Reservation)
+
+            def broken(*_: Any, **__: Any) -> Any:
+                raise RuntimeError("throttled")
+            adm.store.read_raw = broken  # type: ignore[method-assign]
+            got.append(await adm.settle(reservation, cost=reservation.usd, input_tokens=200, output_tokens=10,
+                                        usage_dims=[]))
+            got.append(reservation.alerts)
+        run_async(go)
+
+    clock.spawn(run)
+    clock.run()
+    assert got == [None, []]
+    assert "budget_alert_check_failed" in caplog.text
+    assert sum(Snapshot.from_item(v).spent_usd for v in shard_items(db)) == DEMAND.usd()
