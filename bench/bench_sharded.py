@@ -16,6 +16,9 @@ archive of it):
                with no hot item, where a transaction costs nothing in conflicts
   exhaust-5k   5,000 requests a second on a global budget that runs out after about a second:
                the end of a budget (no overspend, refusals only when the shards cannot pay)
+  alerts-5k    5,000 requests a second for 2 s on a global budget with alerts at 50% and 80%
+               that the run fills to about 85% (budgets/hot_alerts.py): the alerts sent (exactly
+               2) and what deciding them costs the settlements, against the same budget without
 Designs (bench/admission_variants.py): kept (functions/aigw/budgets), transactional,
 single-writes, usage-in-tx. Prints one table per scenario; not a test.
 """
@@ -41,6 +44,7 @@ DESIGNS = {
     "global-5k": ["before", "kept", "transactional", "single-writes", "usage-in-tx"],
     "cold-1k": ["before", "kept", "single-writes"],
     "exhaust-5k": ["kept"],
+    "alerts-5k": ["kept-no-alerts", "kept"],
 }
 COLUMNS = [("design", "{}", 13), ("requests", "{:d}", 8), ("ok/s", "{:.0f}", 5), ("429", "{:d}", 5),
            ("503", "{:d}", 5), ("adm p50", "{:.1f}", 7), ("adm p99", "{:.1f}", 7), ("calls", "{:.2f}", 5),
@@ -60,6 +64,15 @@ def scenario(name: str, design: str, quick: bool) -> Any:
     if name == "team-500":
         team = {ScopeRef("team", "big"): Limits(budgets=[Budget(period="month", limit_usd=Decimal(100_000))])}
         return Scenario(name, lambda i: team, clients=500, duration_s=4 if quick else 10, **kwargs)
+    if name == "alerts-5k":
+        from bench.sim_load import DEMAND
+
+        percents = [] if design == "kept-no-alerts" else [50, 80]
+        fill = Decimal("0.85")
+        limit = (DEMAND.usd() * Decimal("0.6") * 10_000 / fill).quantize(Decimal("0.01"))  # 2 s at 5,000/s
+        scopes = {ScopeRef("global", "global"): Limits(budgets=[Budget(period="month", limit_usd=limit,
+                                                                       alert_at_percent=percents)])}
+        return Scenario(name, lambda i: scopes, rate=5_000, duration_s=2.0, upstream=LogNormal(0.05, 0.5), **kwargs)
     if name in ("global-5k", "exhaust-5k"):
         limit = Decimal(100_000) if name == "global-5k" else Decimal("1.5")
         scopes = {ScopeRef("global", "global"): Limits(budgets=[Budget(period="month", limit_usd=limit)])}
@@ -80,7 +93,8 @@ def _factory(design: str, name: str) -> Any:
     from aigw.budgets.shards import HotScopes
     from bench import admission_variants as variants
 
-    cls = {"kept": Admission, "transactional": variants.Transactional, "single-writes": variants.SingleWrites,
+    cls = {"kept": Admission, "kept-no-alerts": Admission, "transactional": variants.Transactional,
+           "single-writes": variants.SingleWrites,
            "usage-in-tx": variants.UsageInTransaction}[design]
     hot = HotScopes(frozenset({"global", "team:big"}), SHARDS)
     return lambda store, clock, rng: cls(store, clock=clock, rng=rng, shards=hot)
@@ -136,6 +150,10 @@ def main() -> None:
                       row["leaks"], row["hottest_wcu_per_s"], row["violations"], row["refused_with_room"]]
             print("  " + " ".join((f"{fmt.format(v):>{width}}" if i else f"{fmt.format(v):<{width}}")
                                   for i, (v, (_, fmt, width)) in enumerate(zip(values, COLUMNS, strict=True))))
+            if name == "alerts-5k":
+                print(f"  {'':<14} alerts sent: {row.get('alerts')}; settlement calls per request: mean "
+                      f"{row.get('settle_calls_mean', 0):.2f}, max {row.get('settle_calls_max')}; spent "
+                      f"{row.get('spent_fraction', 0):.1%} of the budget")
     print(f"\n  shards per hot counter: {SHARDS}; 'leaks': settlements that failed (the reservation stays held); "
           f"'overspend': writes after which a counter's shards summed past its limit; '429 w/ room': refusals "
           f"while the counter could pay at every instant of the admission")

@@ -89,6 +89,7 @@ class Sample:
     settle_calls: int = 0
     settle_conflicts: int = 0
     spent: Decimal = ZERO
+    alerts: int = 0  # budget alerts this request's settlement sent
 
 
 @dataclass
@@ -143,8 +144,20 @@ class Result:
             "refused_with_room_at_end": sum(x.refused_with_room_at_end for x in s),
             "violations": sum(t.violations for t in self.truth.values()),
             "leaked_usd": leaked,
+            "alerts": sum(x.alerts for x in s),
+            "spent_fraction": float(sum((x.spent for x in s), ZERO) / limit) if (limit := _usd_limit(self)) else 0.0,
+            "settle_calls_mean": statistics.fmean([x.settle_calls for x in admitted] or [0]),
+            "settle_calls_max": max((x.settle_calls for x in admitted), default=0),
             "hottest_wcu_per_s": wcu, "hottest": None if hottest is None else f"{hottest[1]}/{hottest[2]}",
         }
+
+
+def _usd_limit(result: Result) -> Decimal | None:
+    """The first budget's USD limit of the scenario's first request (the alerts row's fill)."""
+    for limits in result.scenario.scopes(0).values():
+        for budget in limits.budgets:
+            return budget.limit_usd
+    return None
 
 
 def _pct(values: list[float] | list[int], p: float) -> float:
@@ -306,6 +319,7 @@ async def _one(scenario: Scenario, admission: Admission, sim: SimDynamo,
                                            ("model", "gpt-4o-mini")],
                                token="s" + name)
         sample.spent = cost
+        sample.alerts = len(getattr(result, "alerts", None) or [])
     except Exception:
         sample.settle_failed = True
     finally:
