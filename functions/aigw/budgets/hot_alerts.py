@@ -16,7 +16,10 @@ threshold. Instead, off the client's path (after the upstream call and the count
 4. A total short of T while a shard is past its share: the write that reaches T may land on a
    shard still below its share, whose settlement would not look. So the checker marks every
    shard as watched for T (`ADD alert_watch T`, once per process and layout), then reads the
-   total again; every later settlement on a watched shard looks (2).
+   total again; every later settlement on a watched shard looks (2). A check that finds every
+   shard marked already marks nothing (a marker read again after marking).
+5. The claim's winner copies T to every shard (`ADD alert_sent T`), so every instance learns
+   that T was sent from its next settlement's ALL_NEW, with no read of its own.
 
 Exactly once: at most once, as the claim is one conditional write on one item. At least once,
 as spend only grows: take the write W that brings the total to T, on shard j. If W leaves j
@@ -30,7 +33,8 @@ by the request that ran it).
 
 Costs: no read while every shard is below its shares; between the first shard passing its
 share of T and T being claimed, the settlements that look read the shards (one read unit
-each); once a process knows T was sent (its claim, a read, or shard 0's ALL_NEW) it stops.
+each); once a process knows T was sent (its claim, a read, or a shard's ALL_NEW) it stops.
+Measured (bench/bench_sharded.py alerts-5k) in the README.
 
 Limits: a process that dies between a settlement and its check (a Lambda that crashes there)
 may leave a threshold unclaimed until the next settlement that looks; a settlement on a shard
@@ -58,6 +62,7 @@ if TYPE_CHECKING:
     from aigw.budgets.holding import Settlement
 
 WATCH = "alert_watch"  # string set on a hot budget's shards: thresholds a check found close (4 above)
+SENT = "alert_sent"  # string set on a hot budget's shards: thresholds sent (5 above), copied from shard 0
 MAX_COUNTERS = 1_000  # counters (one per scope and period) this process remembers alerts of
 logger = logging.getLogger("aigw.budgets")
 
@@ -123,8 +128,8 @@ class HotAlerts:
             counter = charge.counter
             assert isinstance(counter, ShardedCounter)
             for index, new in written:
-                if index == 0:
-                    self._learn(counter.id, strings(new.get(ALERTED)))
+                self._learn(counter.id, strings(new.get(SENT)) | (strings(new.get(ALERTED)) if index == 0 else
+                                                                  frozenset()))
             found = self.open(charge)
             if not found or not any(self._looks(counter, found, index, new) for index, new in written):
                 continue
@@ -184,17 +189,23 @@ class HotAlerts:
             total = counter.total({k: Snapshot.from_item(v) for k, v in items.items() if v is not None})
             sent |= strings((items.get(counter.item(0)) or {}).get(ALERTED))
             reached = {"usd": to_units(total.spent_usd), "tokens": total.spent_tokens}
+            claimed = set()
             for t in found:
                 if t.tag not in sent and reached[t.unit] >= t.at:
                     if self._claim(counter, t):
                         won.append(alert(charge, t, reached[t.unit]))
+                        claimed.add(t.tag)
                     sent.add(t.tag)
-            close = {t.tag for t in found if t.tag not in sent and t.tag not in marked | newly
+            if claimed:  # tell every shard, so the others learn it from their settlements' ALL_NEW
+                self._mark(counter, claimed, SENT)
+            everywhere = frozenset.intersection(*(strings((items.get(counter.item(i)) or {}).get(WATCH))
+                                                  for i in range(counter.shards)))
+            close = {t.tag for t in found if t.tag not in sent | marked | newly | everywhere
                      and any(spent(items.get(counter.item(i)), t) >= share(counter, t, i)
                              for i in range(len(items)) if counter.item(i) in items)}
             if not close:
                 break
-            self._mark(counter, close)
+            self._mark(counter, close, WATCH)
             newly |= close
         return Look(won, frozenset(sent), frozenset(newly))
 
@@ -206,10 +217,11 @@ class HotAlerts:
               "ExpressionAttributeValues": {":add": {t.tag}, ":tag": t.tag}}
         return self.store.write(op).ok
 
-    def _mark(self, counter: ShardedCounter, tags: set[str]) -> None:
+    def _mark(self, counter: ShardedCounter, tags: set[str], attr: str) -> None:
+        """Add `tags` to the string set `attr` of every shard (one UpdateItem each)."""
         table = self.store.table_name()
         for i in range(counter.shards):
-            names = {"#aw": WATCH}
+            names = {"#aw": attr}
             values: dict[str, Any] = {":aw": set(tags)}
             update = "ADD #aw :aw"
             if counter.expires_at is not None:  # a shard not yet written keeps the period's expiry

@@ -18,7 +18,7 @@ from aigw.budgets.admission import Admission, Charge, Refusal, Reservation
 from aigw.budgets.alerts import BudgetAlert, thresholds
 from aigw.budgets.counters import Caps, CounterStore, Snapshot
 from aigw.budgets.demand import Demand, Quote
-from aigw.budgets.hot_alerts import WATCH, share
+from aigw.budgets.hot_alerts import SENT, WATCH, share
 from aigw.budgets.items import ALERTED, SPENT_USD, strings
 from aigw.budgets.money import ZERO, ceil_pico, from_units, to_units
 from aigw.budgets.scopes import ScopeRef
@@ -177,6 +177,7 @@ def test_a_threshold_reached_on_a_shard_below_its_share_is_still_sent() -> None:
     assert reads[0] == 2 and reads[3] >= 1  # shard 1's check read, marked, read again; shard 0's looked
     items = {v["pk"]: v for v in shard_items(db)}
     assert all("usd:50" in strings(v.get(WATCH)) for v in items.values())
+    assert all("usd:50" in strings(v.get(SENT)) for v in items.values())  # the winner told every shard
     assert strings(items[PK].get(ALERTED)) == {"usd:50"}
     assert sum(int(v.get(SPENT_USD, 0)) for v in items.values()) == t.at
 
