@@ -1,10 +1,17 @@
-"""Admission (one TransactWriteItems before the upstream call) and settlement (one after).
+"""Admission (before the upstream call) and settlement (after it).
 
 A request's *charges* are the counters it touches: for every applicable scope with limits,
 one counter per budget period and one rate window (if the scope has RPM/TPM). Admission adds
-the worst case (budgets/demand.py) to all of them at once, each under its own caps; settlement
+the worst case (budgets/demand.py) to all of them, each under its own caps; settlement
 replaces the worst case with the actual cost, on the same items (even if a period or window
-has rolled over since), and adds the request to the usage aggregates, in one transaction.
+has rolled over since), and adds the request to the usage aggregates.
+
+How (counters.py explains why, with figures): the counters of ordinary scopes move together
+in one TransactWriteItems (all or nothing, idempotent under retries). Hot scopes' counters
+(sharded, shards.py) are then taken one at a time with single-item conditional writes, in
+scope order (hot.py); if one refuses, the reservations already taken are given back before
+the refusal is answered. Settlement is one transaction for the ordinary counters and one
+UpdateItem per hot shard and per usage aggregate, all at once.
 
 When the client set no output limit and the budget left cannot pay for the default worst
 case, admission lowers the output limit to what it can pay for (from the caps alone, or
@@ -20,33 +27,37 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from aigw.budgets import alerts as budget_alerts
-from aigw.budgets import periods
+from aigw.budgets import holding, hot, hot_alerts, periods
 from aigw.budgets.counters import (
     USAGE_SHARDS,
+    AnyCounter,
     Caps,
-    Counter,
     CounterStore,
     Hold,
     ItemKey,
     Snapshot,
-    TransactionResult,
     budget_counter,
     rate_counter,
-    usage_update,
 )
 from aigw.budgets.demand import Demand
 from aigw.budgets.headers import Remaining, remaining, tightest
+from aigw.budgets.holding import Overrun, Settlement
 from aigw.budgets.money import ZERO, usd_text
 from aigw.budgets.scopes import ScopeRef
 from aigw.budgets.spec import Limits
 
 Kind = Literal["budget", "rate"]
+Shards = Callable[[ScopeRef], int]  # how many items a scope's counters are spread over (1: not hot)
 VIEW_REFRESH_S = 1.0  # the remaining-* headers use counter values at most this old (plus local deltas)
 VIEW_MAX_ITEMS = 10_000
 ADJUST_ATTEMPTS = 3
+
+
+def not_hot(ref: ScopeRef) -> int:
+    return 1
 
 
 @dataclass(slots=True)
@@ -55,7 +66,7 @@ class Charge:
 
     kind: Kind
     scope: ScopeRef
-    counter: Counter
+    counter: AnyCounter
     period: str  # "month", "day", ... for budgets; "minute" for rate windows
     period_label: str  # the item's sort key: 2026-11, 2026-W48, 2026-11-25T16:05
     ends_at: float | None  # period or window end (epoch s); None for "total"
@@ -91,32 +102,25 @@ class Reservation:
     alerts: list[budget_alerts.BudgetAlert] = field(default_factory=list)  # thresholds its settlement crossed
 
 
-@dataclass(frozen=True, slots=True)
-class Overrun:
-    """A settlement that cost more than its reservation (the upstream billed beyond every bound)."""
-
-    usd: Decimal
-    tokens: int
-    scopes: tuple[str, ...]
-
-
-def plan(scopes: dict[ScopeRef, Limits], *, usd: Decimal, tokens: int, now: float) -> list[Charge]:
+def plan(scopes: dict[ScopeRef, Limits], *, usd: Decimal, tokens: int, now: float,
+         shards: Shards = not_hot) -> list[Charge]:
     """The counters a request with this worst case must reserve on."""
     charges: list[Charge] = []
     for ref, limits in scopes.items():
+        spread = shards(ref)
         for budget in limits.budgets:
             label = periods.period_key(budget.period, now)
             ends = periods.period_end(budget.period, now)
             caps = Caps(usd=budget.limit_usd, tokens=budget.limit_tokens)
             expiry = None if ends is None else int(ends) + periods.BUDGET_RETENTION_S
-            charges.append(Charge("budget", ref, budget_counter(ref.scope, ref.id, label, caps, expiry),
+            charges.append(Charge("budget", ref, budget_counter(ref.scope, ref.id, label, caps, expiry, shards=spread),
                                   budget.period, label, ends, usd=usd, tokens=tokens,
                                   alerts=tuple(budget.alert_at_percent)))
         if limits.rpm is not None or limits.tpm is not None:
             window = periods.window_key(now)
             ends_at = periods.window_end(now)
             counter = rate_counter(ref.scope, ref.id, window, Caps(tokens=limits.tpm, requests=limits.rpm),
-                                   int(ends_at) + periods.RATE_RETENTION_S)
+                                   int(ends_at) + periods.RATE_RETENTION_S, shards=spread)
             charges.append(Charge("rate", ref, counter, "minute", window, ends_at, usd=ZERO, tokens=tokens))
     return charges
 
@@ -127,9 +131,12 @@ class Admission:
     process's own changes)."""
 
     def __init__(self, store: CounterStore, *, clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, shards: Shards = not_hot) -> None:
         self.store = store
+        self._shards = shards
         self._clock = clock
+        self._hints = hot.Hints(clock)
+        self.hot_alerts = hot_alerts.HotAlerts(store)
         self._rng = rng or random.Random()
         self._view: dict[ItemKey, tuple[float, Snapshot]] = {}
         self._refreshing = False
@@ -143,7 +150,7 @@ class Admission:
         refusal: Refusal | None = None
         for attempt in range(ADJUST_ATTEMPTS):
             usd, tokens = demand.usd(output), demand.tokens(output)
-            charges = plan(scopes, usd=usd, tokens=tokens, now=now)
+            charges = plan(scopes, usd=usd, tokens=tokens, now=now, shards=self._shards)
             if not charges:
                 return Reservation(charges=[], usd=usd, tokens=tokens, output=output)
             alone = self._too_big_alone(charges, now)
@@ -154,27 +161,18 @@ class Admission:
                     continue
                 alone.charges = charges
                 return alone
-            table = self.store.table_name()
-            items = []
-            for charge in charges:
-                charge.hold, item = charge.counter.reserve(table, usd=charge.usd, tokens=charge.tokens)
-                items.append(item)
             suffix = "" if attempt == 0 else f"-{attempt}"
-            result: TransactionResult = await asyncio.to_thread(
-                self.store.transact, items, token=None if token is None else token + suffix)
-            if result.ok:
+            refused = await self._reserve(charges, None if token is None else token + suffix)
+            if not refused:
                 for charge in charges:
                     self._apply(charge.counter.id, charge.usd, charge.tokens, 1)
                 self._maybe_refresh(charges)
                 return Reservation(charges=charges, usd=usd, tokens=tokens, output=output, adjusted=adjusted,
                                    admitted_at=now)
-            refused = {}
             for charge in charges:
-                charge.hold = None
-                snapshot = charge.counter.refusal(result.refused)
-                if snapshot is not None:
-                    refused[id(charge)] = snapshot
-                    self._observe(charge.counter.id, snapshot)
+                snapshot = refused.get(id(charge))
+                if snapshot is not None and (snapshot.overrun is None or charge.counter.shards == 1):
+                    self._observe(charge.counter.id, snapshot)  # (a marked shard's numbers are not the total)
             marked = [(c, refused[id(c)]) for c in charges if id(c) in refused and refused[id(c)].overrun]
             if marked:
                 return await self._overrun_refusal(charges, marked, now)
@@ -189,6 +187,10 @@ class Admission:
             return refusal
         assert refusal is not None
         return refusal
+
+    async def _reserve(self, charges: list[Charge], token: str | None) -> dict[int, Snapshot]:
+        """Take every charge's reservation, or none: what refused, by id(charge) (holding.py)."""
+        return await holding.reserve(self.store, charges, token, rng=self._rng, hints=self._hints)
 
     def _too_big_alone(self, charges: list[Charge], now: float) -> Refusal | None:
         for c in charges:
@@ -259,61 +261,35 @@ class Admission:
         return refusal
 
     # ---- settlement --------------------------------------------------------------------------
-    def settle_items(self, reservation: Reservation, *, cost: Decimal, input_tokens: int, output_tokens: int,
-                     usage_dims: list[tuple[str, str]], count_usage: bool,
-                     marker: str | None = None) -> tuple[list[dict[str, Any]], Overrun | None]:
-        """The settlement transaction's items, and the overrun if it cost more than reserved
-        (the charges it overran are then marked with `marker`)."""
-        table = self.store.table_name()
-        tokens = input_tokens + output_tokens
-        over_usd = max(cost - reservation.usd, ZERO)
-        over_tokens = max(tokens - reservation.tokens, 0)
-        items: list[dict[str, Any]] = []
-        overran: list[str] = []
-        for c in reservation.charges:
-            if c.hold is None:
-                continue
-            over = (c.caps.usd is not None and over_usd > 0) or (c.caps.tokens is not None and over_tokens > 0)
-            if over:
-                overran.append(f"{c.scope.label()} {c.period_label}")
-            items.append(c.counter.settle(table, c.hold, spent_usd=cost, spent_tokens=tokens,
-                                          overrun=marker if over else None))
-        if count_usage:
-            now = self._clock()
-            shard = self._rng.randrange(USAGE_SHARDS)
-            for dim, dim_id in usage_dims:
-                items.append(usage_update(table, periods.period_key("month", now), dim, dim_id, cost=cost,
-                                          input_tokens=input_tokens, output_tokens=output_tokens,
-                                          expires_at=periods.budget_expiry("month", now), shard=shard))
-        overrun = None
-        if overran:
-            usd_capped = any(c.caps.usd is not None for c in reservation.charges)
-            tokens_capped = any(c.caps.tokens is not None for c in reservation.charges)
-            overrun = Overrun(usd=over_usd if usd_capped else ZERO, tokens=over_tokens if tokens_capped else 0,
-                              scopes=tuple(overran))
-        return items, overrun
+    def settlement(self, reservation: Reservation, *, cost: Decimal, input_tokens: int, output_tokens: int,
+                   usage_dims: list[tuple[str, str]], marker: str | None = None) -> Settlement:
+        """The settlement's writes, and the overrun if it cost more than reserved (the charges it
+        overran are then marked with `marker`)."""
+        return holding.plan_settlement(self.store.table_name(), reservation, cost=cost, input_tokens=input_tokens,
+                                       output_tokens=output_tokens, usage_dims=usage_dims, marker=marker,
+                                       now=self._clock(), usage_shard=self._rng.randrange(USAGE_SHARDS))
 
     async def settle(self, reservation: Reservation, *, cost: Decimal, input_tokens: int, output_tokens: int,
                      usage_dims: list[tuple[str, str]], token: str | None = None) -> Overrun | None:
-        """Replace the reservation by the actual cost, in one transaction. Idempotent per reservation."""
+        """Replace the reservation by the actual cost: the ordinary counters in one transaction,
+        each hot shard and each usage aggregate in an UpdateItem of its own, all at once.
+        Idempotent per reservation. Raises if a counter could not be settled; a usage aggregate
+        that could not be written is logged (it bounds nothing)."""
         if reservation.settled:
             return None
         reservation.settled = True
-        items, overrun = self.settle_items(reservation, cost=cost, input_tokens=input_tokens,
-                                           output_tokens=output_tokens, usage_dims=usage_dims, count_usage=True,
-                                           marker=token)
-        if not items:
-            return None
+        plan_ = self.settlement(reservation, cost=cost, input_tokens=input_tokens, output_tokens=output_tokens,
+                                usage_dims=usage_dims, marker=token)
         tokens = input_tokens + output_tokens
-        guards = budget_alerts.guards(reservation.charges, items, spent_usd=cost, spent_tokens=tokens)
-        if guards:  # thresholds to watch: the same one transaction, see budgets/alerts.py
-            reservation.alerts = await asyncio.to_thread(budget_alerts.settle, self.store, items, guards,
-                                                         token=token)
-        else:
-            await asyncio.to_thread(self.store.transact, items, token=token)
+        # Thresholds of ordinary budgets are decided in their settlement transaction (alerts.py),
+        # a hot budget's on its total once its shards' answers say it may have crossed one (hot_alerts.py).
+        guards = budget_alerts.guards(reservation.charges, plan_.transaction, spent_usd=cost, spent_tokens=tokens)
+        written = await holding.write_settlement(self.store, plan_, token=token, usage_dims=usage_dims,
+                                                 guards=guards)
+        reservation.alerts = written.alerts + await self.hot_alerts.settled(plan_, written.shards)
         for charge in reservation.charges:
             self._apply(charge.counter.id, cost - charge.usd, tokens - charge.tokens, 0)
-        return overrun
+        return plan_.overrun
 
     # ---- the view behind the remaining-* and x-ratelimit-* headers -----------------------------
     def remaining(self, charges: list[Charge]) -> Remaining:

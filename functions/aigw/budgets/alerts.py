@@ -22,9 +22,11 @@ write can raise spend past T without either adding T or finding it already there
 The retries are bounded: spend and `alerted` only grow, so each threshold moves from "not
 reached" to "due" to "alerted" once, and every failed attempt moves at least one of them.
 
-Sharded counters (counters.py): a clause reads the one item a settlement writes; a counter
+Sharded counters (shards.py): a clause reads the one item a settlement writes; a counter
 spread over several items needs its thresholds checked against its total, which these clauses
-cannot see. A guard is made only for a budget item the settlement transaction itself updates.
+cannot see. A guard is made only for a budget item the settlement transaction itself updates;
+a hot budget's thresholds are decided by hot_alerts.py (on the total, claimed on shard 0, in
+the same `alerted` set).
 """
 
 from __future__ import annotations

@@ -18,20 +18,22 @@ Per-end-user rate limits of the key (budgets/end_users.py) are one more rate win
 same transaction.
 
 `after` runs on every path (success, upstream failure, client disconnect, exception) and
-settles in one TransactWriteItems: the reservation is replaced by the actual cost (zero if
-no upstream answered) and the request is added to the usage aggregates (by key, team, model
-and end user). A budget threshold the settlement crosses is decided in that same write
-(budgets/alerts.py) and sent as a `budget_alert` (budgets/notify.py). The log line names the
-budget nearest its cap (`budget_scope`, `budget_used_pct`, from the counters' view the
-remaining-* headers use: no extra read), as does a refusal. It learns the
+settles: the reservation is replaced by the actual cost (zero if no upstream answered) and
+the request is added to the usage aggregates (by key, team, model and end user). A budget
+threshold the settlement crosses is decided in that same write (budgets/alerts.py; a hot
+scope's on its total, budgets/hot_alerts.py) and sent as a `budget_alert` (budgets/notify.py).
+The log line names the budget nearest its cap (`budget_scope`, `budget_used_pct`, from the
+counters' view the remaining-* headers use: no extra read), as does a refusal. It learns the
 deployment's billed/estimated ratio, and reports a settlement above its reservation as
 `budget_overrun` (the counters are marked so the scope refuses the next request). It is
 idempotent and never raises; a settlement that cannot be written is logged with everything
 needed to reconcile it by hand.
 
-Round trips to DynamoDB per request, once the key and scope limits are cached:
-  no limits on any scope   0 before the upstream call, 1 after (usage aggregates)
-  limits                   1 before (TransactWriteItems), 1 after (TransactWriteItems)
+Round trips to DynamoDB per request, once the key and scope limits are cached (the calls
+after the upstream one are made at once, in parallel):
+  no limits on any scope   0 before the upstream call; after it, 1 UpdateItem per usage aggregate
+  limits                   1 TransactWriteItems before (+ 1 UpdateItem per hot counter: counters.py),
+                           and after it the same, plus the usage aggregates
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from aigw.budgets.end_users import USAGE_DIMENSION, usage_id, with_end_user
 from aigw.budgets.money import ZERO, ceil_pico, exact_cost, usd_text
 from aigw.budgets.notify import AlertSender, sender_for
 from aigw.budgets.scopes import LimitsCache
+from aigw.budgets.shards import HotScopes
 from aigw.config.models import Deployment, GatewayConfig, ModelConfig
 from aigw.errors import GatewayError, TooManyRequests
 from aigw.names import COUNTERS, ENTITIES
@@ -247,5 +250,7 @@ def build_admission_stage(deps: StageDeps) -> AdmissionStage:
     store = CounterStore(aws.dynamodb_client, table_name=lambda: table_name(COUNTERS))
     ttl_s = deps.config.settings.key_cache_ttl_s
     limits = LimitsCache(aws.dynamodb_resource, lambda: table_name(ENTITIES), ttl_s=ttl_s)
-    return AdmissionStage(Admission(store), limits, deps.config, candidates=deps.router.candidates,
+    budgets = deps.config.budgets
+    hot = HotScopes(frozenset(budgets.hot_scopes), budgets.shards)
+    return AdmissionStage(Admission(store, shards=hot), limits, deps.config, candidates=deps.router.candidates,
                           alert_sender=sender_for(deps))

@@ -233,6 +233,31 @@ class TelemetryConfig(_Strict):
 # ---- end telemetry ----------------------------------------------------------------------------
 
 
+# ---- budgets: hot scopes (aigw/budgets/shards.py; owner: sharding) ------------------------------
+_HOT_SCOPE = re.compile(r"^(global|(team|project|key):[A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
+
+
+class BudgetsConfig(_Strict):
+    """Budgets and rate windows of hot scopes are spread over `shards` items each (one item
+    takes about 1,000 writes a second; a request writes a counter twice): see budgets/counters.py."""
+
+    # "global", "team:<id>", "project:<id>" or "key:<id>". The global budget is hot by default:
+    # every request of the gateway writes it.
+    hot_scopes: list[str] = Field(default_factory=lambda: ["global"])
+    # Items per hot counter: about 400 requests a second each, with headroom. A layout
+    # transaction covers every shard, so at most 64 (DynamoDB: 100 items per transaction).
+    shards: int = Field(default=16, ge=1, le=64)
+
+    @field_validator("hot_scopes")
+    @classmethod
+    def _scope_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not _HOT_SCOPE.match(name):
+                raise ValueError(f"hot scope {name!r}: write global, team:<id>, project:<id> or key:<id>")
+        return names
+# ---- end budgets ------------------------------------------------------------------------------
+
+
 class GatewayConfig(_Strict):
     models: list[ModelConfig] = Field(default_factory=list)
     cache: CacheConfig = Field(default_factory=CacheConfig)
@@ -244,6 +269,7 @@ class GatewayConfig(_Strict):
     # --- end guardrails ---------------------------------------------------------------------
     responses: ResponsesConfig = Field(default_factory=ResponsesConfig)  # the Responses API's stored state
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    budgets: BudgetsConfig = Field(default_factory=BudgetsConfig)  # hot scopes' sharded counters
     _index: dict[str, ModelConfig] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")

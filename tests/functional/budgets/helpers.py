@@ -174,3 +174,72 @@ async def run_load(url: str, plan: list[tuple[str, str, bool, bool]], *, max_tok
 
 def counters_table_name() -> str:
     return table_name(COUNTERS)
+
+
+def shard_keys(pk: str, sk: str, shards: int) -> list[dict[str, str]]:
+    """The items of a counter spread over `shards` (shard 0 is the plain counter's own item)."""
+    return [{"pk": pk if i == 0 else f"{pk}#{i}", "sk": sk} for i in range(shards)]
+
+
+def shard_snapshots(local: Any, pk: str, sk: str, shards: int) -> list[Snapshot]:
+    """A sharded counter's items, read in one BatchGetItem (one operation of the serialized moto:
+    an atomic snapshot of all of them)."""
+    client = local.aws.dynamodb_client()
+    table = counters_table_name()
+    response = client.batch_get_item(RequestItems={table: {"Keys": shard_keys(pk, sk, shards), "ConsistentRead": True}})
+    return [Snapshot.from_item(item) for item in response["Responses"][table]]
+
+
+@dataclass
+class ShardPoller:
+    """Reads every shard of some counters in one BatchGetItem, in a loop (its own thread), and
+    records every instant the sum over the shards passed a limit."""
+
+    local: Any
+    counters: list[tuple[str, str]]  # (pk, sk) of each logical counter
+    shards: int
+    limit_usd: Decimal | None = None
+    limit_tokens: int | None = None
+    limit_requests: int | None = None
+    observations: int = 0
+    violations: list[str] = field(default_factory=list)
+    peak_usd: Decimal = Decimal(0)
+    peak_tokens: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> ShardPoller:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.check()
+            self._stop.wait(0.002)
+
+    def check(self) -> None:
+        client = self.local.aws.dynamodb_client()
+        table = counters_table_name()
+        keys = [k for pk, sk in self.counters for k in shard_keys(pk, sk, self.shards)]
+        found = client.batch_get_item(RequestItems={table: {"Keys": keys, "ConsistentRead": True}})["Responses"][table]
+        for pk, sk in self.counters:
+            mine = [Snapshot.from_item(i) for i in found
+                    if i["sk"] == sk and (i["pk"] == pk or i["pk"].startswith(pk + "#"))]
+            usd = sum((s.held_usd for s in mine), Decimal(0))
+            tokens = sum(s.held_tokens for s in mine)
+            requests = sum(s.requests for s in mine)
+            self.observations += 1
+            self.peak_usd, self.peak_tokens = max(self.peak_usd, usd), max(self.peak_tokens, tokens)
+            if self.limit_usd is not None and usd > self.limit_usd:
+                self.violations.append(f"{pk}/{sk}: held ${usd} over {len(mine)} shards > {self.limit_usd}")
+            if self.limit_tokens is not None and tokens > self.limit_tokens:
+                self.violations.append(f"{pk}/{sk}: held {tokens} tokens > {self.limit_tokens}")
+            if self.limit_requests is not None and requests > self.limit_requests:
+                self.violations.append(f"{pk}/{sk}: {requests} requests > {self.limit_requests}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.check()

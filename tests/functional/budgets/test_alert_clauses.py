@@ -103,6 +103,10 @@ def test_thresholds_and_end_user_limits_cost_no_round_trip_until_one_is_crossed(
             finally:
                 events.unregister("before-parameter-build.dynamodb.*", calls)
             round_trips.append(calls.names)
-    assert round_trips[0] == ["TransactWriteItems"] * 2  # admit (end-user window included), settle
-    assert round_trips[1] == ["TransactWriteItems"] * 3  # admit; settle, refused by the clause; settle + alert
+    # Beside the settlement, one UpdateItem per usage aggregate (key, team, model, end user), sent at once.
+    usage = ["UpdateItem"] * 4
+    assert round_trips[0][0] == "TransactWriteItems"  # admit (end-user window included)
+    assert sorted(round_trips[0][1:]) == ["TransactWriteItems", *usage]  # settle
+    assert round_trips[1][0] == "TransactWriteItems"  # admit; settle, refused by the clause; settle + alert
+    assert sorted(round_trips[1][1:]) == ["TransactWriteItems"] * 2 + usage
     assert [len(r.get("alerts") or []) for r in gw.records] == [0, 0, 1]

@@ -1,11 +1,13 @@
-"""Budget alerts under concurrency: 200 requests racing across 50% and 80% of a budget send
-exactly one alert per threshold, through the same serialized moto DynamoDB as the budget races
-and a real EventBridge bus (moto's) whose rule is the pattern the stack routes to SNS."""
+"""Budget alerts under concurrency: 200 requests racing across 50% and 80% of a budget (and 120
+on a hot team's, spread over shards) send exactly one alert per threshold, through the same
+serialized moto DynamoDB as the budget races and a real EventBridge bus (moto's) whose rule
+is the pattern the stack routes to SNS."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -13,9 +15,18 @@ from typing import Any
 import boto3
 import pytest
 
+from aigw.budgets import periods
+from aigw.budgets.counters import budget_pk
 from aigw.budgets.spec import Budget
 from aigw.names import ALERT_EVENT_PATTERN
-from tests.functional.budgets.helpers import budget_items, key_id_of, put_scope_limits, run_load, snapshots
+from tests.functional.budgets.helpers import (
+    budget_items,
+    key_id_of,
+    put_scope_limits,
+    run_load,
+    shard_snapshots,
+    snapshots,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -143,5 +154,46 @@ def test_a_team_budget_shared_by_keys_alerts_once_per_threshold(gw: Any, bus: Bu
     assert len(winners) == 2
     assert sorted((line["scope"], line["threshold"], line["period_type"]) for line in alert_lines(gw)) == [
         ("team", 50, "day"), ("team", 80, "day")]
+    asyncio.run(drained(gw))
+    assert sorted(e["detail"]["threshold"] for e in bus.received()) == [50, 80]
+
+
+HOT_SHARDS = 4
+HOT_TOTAL = 120
+
+
+def test_a_hot_team_budget_over_shards_alerts_once_per_threshold(make_gateway: Any, local_aws: Any, bus: Bus,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same race on a hot team (its budget spread over 4 shards, budgets/hot_alerts.py): no
+    one write sees the total, yet 50% and 80% are each sent once, by one request."""
+    monkeypatch.setattr(local_aws.aws, "events", bus.events)
+    team = "alerts-hot-" + uuid.uuid4().hex[:6]
+    gw = make_gateway({"models": [
+        {"name": "cheap", "price": PRICE, "deployments": [{"provider": "mock", "model": "mock-fast"}]},
+        {"name": "cheap-stream", "price": PRICE, "deployments": [{"provider": "mock", "model": "mock-stream"}]},
+    ], "budgets": {"hot_scopes": [f"team:{team}"], "shards": HOT_SHARDS}})
+    limit = worst_case(gw) * (HOT_TOTAL + 1)
+    put_scope_limits(gw.local, "team", team, budgets=[Budget(period="day", limit_usd=limit, alert_at_percent=[50, 80])])
+    keys = [gw.create_key(team=team) for _ in range(3)]
+    load = [(keys[i % 3], model, stream, leave) for i, (_, model, stream, leave) in enumerate(plan(keys[0]))]
+    outcomes = asyncio.run(run_load(gw.url, load[:HOT_TOTAL], max_tokens=MAX_TOKENS, spread_s=0.5))
+    assert all(o.status == 200 for o in outcomes), [o for o in outcomes if o.status != 200][:3]
+    gw.last_record(HOT_TOTAL, timeout=30)
+    pk, sk = budget_pk("team", team), periods.period_key("day", time.time())
+    shards = shard_snapshots(gw.local, pk, sk, HOT_SHARDS)
+    spent = sum((s.spent_usd for s in shards), Decimal(0))
+    assert len(shards) == HOT_SHARDS and spent == sum(Decimal(r["charged_usd"]) for r in gw.records)
+    assert Decimal("0.8") * limit <= spent < limit and sum(s.reserved_usd for s in shards) == 0
+    assert set().union(*(s.alerted for s in shards)) == {"usd:50", "usd:80"}  # on shard 0 alone
+
+    lines = alert_lines(gw)
+    assert sorted((line["scope"], line["id"], line["threshold"]) for line in lines) == [
+        ("team", team, 50), ("team", team, 80)]
+    # One request per threshold; one check may find both reached (then one request sends both).
+    winners = [r for r in gw.records if r.get("alerts")]
+    assert sum(len(w["alerts"]) for w in winners) == 2
+    assert {w["request_id"] for w in winners} == {line["request_id"] for line in lines}
+    for line in lines:
+        assert Decimal(str(line["spent"])) >= limit * line["threshold"] / 100  # the total, when it was sent
     asyncio.run(drained(gw))
     assert sorted(e["detail"]["threshold"] for e in bus.received()) == [50, 80]

@@ -1,5 +1,6 @@
 """Once the key and the scope limits are cached, admission is the only DynamoDB round trip
-before the upstream call, and settlement the only one after it."""
+before the upstream call, and settlement (one transaction for the counters, beside it one
+UpdateItem per usage aggregate, all at once) the only one after it."""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ def test_one_round_trip_before_and_one_after(make_gateway: Any, local_aws: Any) 
         with httpx.Client(timeout=10) as client:
             first = client.post(gw.base_url + "/chat/completions", json=body, headers=headers)
             assert first.status_code == 200
-            assert calls.names == ["GetItem", "BatchGetItem", "TransactWriteItems", "TransactWriteItems"]
+            assert calls.names[:3] == ["GetItem", "BatchGetItem", "TransactWriteItems"]
+            assert sorted(calls.names[3:]) == ["TransactWriteItems"] + ["UpdateItem"] * 3
             calls.names.clear()
             spy.before_upstream.clear()
             second = client.post(gw.base_url + "/chat/completions", json=body, headers=headers)
@@ -59,4 +61,5 @@ def test_one_round_trip_before_and_one_after(make_gateway: Any, local_aws: Any) 
     finally:
         events.unregister("before-parameter-build.dynamodb.*", calls)
     assert spy.before_upstream == [["TransactWriteItems"]]  # admission, and nothing else
-    assert calls.names == ["TransactWriteItems", "TransactWriteItems"]  # ... then settlement
+    assert calls.names[0] == "TransactWriteItems"  # ... then settlement: the counters, and usage by key, team, model
+    assert sorted(calls.names[1:]) == ["TransactWriteItems"] + ["UpdateItem"] * 3

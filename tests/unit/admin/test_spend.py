@@ -73,3 +73,18 @@ def test_usage_sums_shards_through_the_counters_module() -> None:
     assert usage["rows"] == [{"team": "t1", "requests": 6, "input_tokens": 15, "output_tokens": 3,
                               "cost_usd": "0.003"}]
     assert usage["total"] == {"requests": 6, "cost_usd": "0.003"}
+
+
+def test_a_sharded_budget_is_summed_over_every_shard_with_no_config() -> None:
+    # A hot scope's month budget on 4 shards (shard 0 is the plain item and knows the span); the
+    # admin service has no gateway config, so it learns the shards from shard 0.
+    shard0 = {"pk": "BUDGET#key#key_1", "sk": "2026-11", "span": Decimal(4), "lay": "4/-/1000/-",
+              "held_tokens": Decimal(250), "spent_tokens": Decimal(100), "reserved_tokens": Decimal(50)}
+    others = [{"pk": f"BUDGET#key#key_1#{i}", "sk": "2026-11", "lay": "4/-/1000/-", "held_tokens": Decimal(h),
+               "spent_tokens": Decimal(s), "reserved_tokens": Decimal(r)}
+              for i, h, s, r in ((1, -50, 50, 0), (2, 100, 80, 20), (3, 0, 0, 0))]  # loans move held, not spend
+    client = Client([shard0, *others])
+    spend = Spend(Service(), lambda: None, lambda: Table(client), clock=lambda: NOW)  # type: ignore[arg-type]
+    _, month = spend.get_budgets("key", "key_1")["budgets"]
+    assert len(client.batches) == 2  # the items it knew of, then the shards shard 0 named
+    assert month["spent_tokens"] == 230 and month["reserved_tokens"] == 70 and month["remaining_tokens"] == 700

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from aigw.budgets.admission import Admission, Refusal, Reservation, plan
-from aigw.budgets.counters import Counter, ItemKey, Snapshot, TransactionResult
+from aigw.budgets.counters import Counter, ItemKey, Snapshot, TransactionResult, WriteResult
 from aigw.budgets.demand import Demand, Quote
 from aigw.budgets.scopes import ScopeRef
 from aigw.budgets.spec import Budget, Limits
@@ -23,6 +23,7 @@ class FakeStore:
     def __init__(self, *results: TransactionResult) -> None:
         self.results = list(results)
         self.items: list[Any] = []
+        self.writes: list[dict[str, Any]] = []
         self.cleared: list[tuple[Counter, str]] = []
 
     def table_name(self) -> str:
@@ -31,6 +32,10 @@ class FakeStore:
     def transact(self, items: list[Any], *, token: str | None = None) -> TransactionResult:
         self.items.append(items)
         return self.results.pop(0) if len(self.results) > 1 else self.results[0]
+
+    def write(self, update: dict[str, Any]) -> WriteResult:
+        self.writes.append(update)
+        return WriteResult(ok=True)
 
     def totals(self, counters: list[Counter]) -> list[Snapshot]:
         return [Snapshot() for _ in counters]
@@ -113,7 +118,7 @@ def test_a_request_bigger_than_the_budget_is_refused_without_a_write() -> None:
     assert fake.items == []
 
 
-def test_settlement_is_one_transaction_with_usage_and_idempotent() -> None:
+def test_settlement_is_one_transaction_and_the_usage_single_writes_once() -> None:
     adm, fake = admission(TransactionResult(ok=True))
     reservation = asyncio.run(adm.admit(SCOPES, demand()))
     assert isinstance(reservation, Reservation)
@@ -121,9 +126,11 @@ def test_settlement_is_one_transaction_with_usage_and_idempotent() -> None:
     asyncio.run(adm.settle(reservation, cost=Decimal("0.002"), input_tokens=100, output_tokens=50, usage_dims=dims))
     asyncio.run(adm.settle(reservation, cost=Decimal("0.002"), input_tokens=100, output_tokens=50, usage_dims=dims))
     assert len(fake.items) == 2  # admit + one settlement
-    settle = fake.items[1]
-    assert len(settle) == 3 + 3  # three counters, usage by key, team and model for the month
-    assert {i["Update"]["Key"]["pk"] for i in settle[3:]} == {"USAGE#2026-11"}
+    assert len(fake.items[1]) == 3  # the three counters, all or nothing
+    # usage by key, team and model for the month: UpdateItems of their own (no transaction
+    # conflicts on the gateway-wide model aggregate), on one of the aggregates' shards
+    assert len(fake.writes) == 3 and {w["Key"]["pk"] for w in fake.writes} == {"USAGE#2026-11"}
+    assert {w["Key"]["sk"].rsplit("#", 1)[0] for w in fake.writes} == {"key#key_1", "team#research", "model#gpt-4o"}
 
 
 def test_no_limits_no_admission_write() -> None:

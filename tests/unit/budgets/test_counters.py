@@ -26,8 +26,9 @@ def test_reserve_is_one_conditional_add() -> None:
     assert op["ConditionExpression"] == ("(attribute_not_exists(#hu) OR #hu <= :cu) AND "
                                          "(attribute_not_exists(#ht) OR #ht <= :ct) AND "
                                          "(attribute_not_exists(#rq) OR #rq <= :cr) AND "
-                                         "attribute_not_exists(#ov)")  # an overrun mark refuses
-    assert op["ExpressionAttributeNames"]["#ov"] == "overrun"
+                                         "attribute_not_exists(#ov) AND "  # an overrun mark refuses
+                                         "attribute_not_exists(#ly)")  # ... and so does a sharded layout
+    assert op["ExpressionAttributeNames"]["#ov"] == "overrun" and op["ExpressionAttributeNames"]["#ly"] == "lay"
     assert op["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
 
 
@@ -119,3 +120,38 @@ def test_other_cancellations_raise() -> None:
     conflicts = [Canceled([{"Code": "TransactionConflict"}]) for _ in range(20)]
     with pytest.raises(Canceled):
         store(FakeClient(conflicts)).transact([{}])
+
+
+class Conflict(Exception):
+    pass
+
+
+class Refused(Exception):
+    def __init__(self, item: dict[str, Any]) -> None:
+        self.response = {"Item": item}
+
+
+class WriteClient:
+    class exceptions:
+        TransactionConflictException = Conflict
+        ConditionalCheckFailedException = Refused
+
+    def __init__(self, outcomes: list[Any]) -> None:
+        self.outcomes = outcomes
+        self.calls = 0
+
+    def update_item(self, **kwargs: Any) -> None:
+        self.calls += 1
+        outcome = self.outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+
+
+def test_a_single_write_retries_conflicts_and_returns_what_refused_it() -> None:
+    client = WriteClient([Conflict(), Conflict(), None])
+    result = CounterStore(lambda: client, table_name=lambda: "t", sleep=lambda s: None).write({})
+    assert result.ok and result.attempts == 3 and client.calls == 3
+    typed = {"held_pusd": {"N": "5"}, "lay": {"S": "4/5/-/-"}, "pk": {"S": "p"}}
+    refused = CounterStore(lambda: WriteClient([Refused(typed)]), table_name=lambda: "t",
+                           sleep=lambda s: None).write({})
+    assert not refused.ok and refused.old == {"held_pusd": Decimal(5), "lay": "4/5/-/-", "pk": "p"}

@@ -11,7 +11,7 @@ from typing import Any
 from aigw.auth.records import KeyRecord
 from aigw.budgets.admission import Admission
 from aigw.budgets.bounds import MARGIN
-from aigw.budgets.counters import ItemKey, Snapshot, TransactionResult
+from aigw.budgets.counters import ItemKey, Snapshot, TransactionResult, WriteResult
 from aigw.budgets.scopes import ScopeRef, key_limits
 from aigw.budgets.spec import Budget, Limits
 from aigw.budgets.stage import AdmissionStage
@@ -38,6 +38,7 @@ class Store:
     def __init__(self, results: list[Any]) -> None:
         self.results = results
         self.calls: list[list[Any]] = []
+        self.writes: list[dict[str, Any]] = []
 
     def table_name(self) -> str:
         return "counters"
@@ -51,6 +52,10 @@ class Store:
             key = items[0]["Update"]["Key"]
             result = TransactionResult(ok=False, refused={ItemKey(key["pk"], key["sk"]): result.refused[FIRST]})
         return result  # type: ignore[no-any-return]
+
+    def write(self, update: dict[str, Any]) -> WriteResult:
+        self.writes.append(update)
+        return WriteResult(ok=True)
 
     def totals(self, counters: list[Any]) -> list[Snapshot]:
         return [Snapshot() for _ in counters]
