@@ -27,8 +27,10 @@ def default_http_client(transport: httpx.AsyncBaseTransport | None = None) -> ht
         from aigw.providers.wire import default_transport
 
         transport = default_transport(limits)
-    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60.0, connect=5.0), transport=transport,
-                             follow_redirects=False, trust_env=False)
+    from aigw.providers.upstream_client import UpstreamClient
+
+    return UpstreamClient(limits=limits, timeout=httpx.Timeout(60.0, connect=5.0), transport=transport,
+                          follow_redirects=False, trust_env=False)
 
 
 @dataclass
