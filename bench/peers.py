@@ -17,7 +17,6 @@ and machine.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import shutil
@@ -34,7 +33,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import BODY, DEV_KEY, STREAM_BODY, free_port, percentile, start, throughput, wait_until_up
+from loadgen import run_throughput
+from run import BODY, DEV_KEY, STREAM_BODY, free_port, percentile, start, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT / ".bench-peers"
@@ -240,11 +240,9 @@ def main() -> None:
                 for _ in range(args.rounds):
                     measure(client, gateways, direct, args.requests // args.rounds)
             for _ in range(args.rounds):  # interleaved too; the best round of each (the least disturbed)
-                direct.rps = max(direct.rps, asyncio.run(throughput(direct.url, BODY, {}, args.seconds,
-                                                                    args.connections)))
+                direct.rps = max(direct.rps, run_throughput(direct.url, BODY, {}, args.seconds, args.connections))
                 for g in gateways:
-                    g.rps = max(g.rps, asyncio.run(throughput(g.url, BODY, g.headers, args.seconds,
-                                                              args.connections)))
+                    g.rps = max(g.rps, run_throughput(g.url, BODY, g.headers, args.seconds, args.connections))
             for g in gateways:
                 assert g.proc is not None
                 g.rss_mb = rss_mb(g.proc.pid)

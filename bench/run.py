@@ -16,7 +16,6 @@ cache layers: bench/bench_cache.py.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import socket
@@ -29,6 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loadgen import run_throughput
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_KEY = "sk-aigw-bench0000000000000000000000000000000000000"
@@ -80,25 +83,6 @@ def sequential(client: httpx.Client, url: str, body: dict[str, Any], headers: di
     return timings
 
 
-async def throughput(url: str, body: dict[str, Any], headers: dict[str, str], seconds: float,
-                     concurrency: int) -> float:
-    done = 0
-    deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-
-        async def worker() -> None:
-            nonlocal done
-            while time.perf_counter() < deadline:
-                response = await client.post(url, json=body, headers=headers)
-                assert response.status_code == 200
-                done += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return done / (time.perf_counter() - started)
-
-
 def cold_import(config_path: str, runs: int = 5) -> tuple[float, float]:
     """Median import time of functions/gateway/main.py, and of the startup work (boto3 + tokenizer)."""
     code = ("import time; t=time.perf_counter(); import main; i=time.perf_counter()-t; "
@@ -140,8 +124,7 @@ def main() -> None:
         wait_until_up(f"http://127.0.0.1:{upstream_port}/")
         with httpx.Client(timeout=30) as client:
             sequential(client, upstream + "/chat/completions", BODY, {}, 100, False)  # warm up
-            rps["direct"] = asyncio.run(throughput(upstream + "/chat/completions", BODY, {}, args.seconds,
-                                                   args.concurrency))
+            rps["direct"] = run_throughput(upstream + "/chat/completions", BODY, {}, args.seconds, args.concurrency)
             for variant in ("core", "+ stages"):
                 port = free_port()
                 flags = ["--core"] if variant == "core" else []
@@ -156,8 +139,8 @@ def main() -> None:
                         via = sequential(client, gateway + "/v1/chat/completions", body, headers, args.requests,
                                          stream)
                         rows.append((f"{name} ({variant})", direct, via))
-                    rps[variant] = asyncio.run(throughput(gateway + "/v1/chat/completions", BODY, headers,
-                                                          args.seconds, args.concurrency))
+                    rps[variant] = run_throughput(gateway + "/v1/chat/completions", BODY, headers, args.seconds,
+                                                    args.concurrency)
                 finally:
                     proc.terminate()
                     proc.wait(timeout=10)

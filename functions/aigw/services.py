@@ -23,12 +23,14 @@ if TYPE_CHECKING:
 def default_http_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     """One pooled client for every upstream; keep-alive matters more than anything else here."""
     limits = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=60)
-    if transport is None:  # httpcore's own pool costs O(pooled connections) per request
-        from aigw.providers.pool import LifoTransport
+    if transport is None:  # httpcore's pool and framing are a third of the hot path's CPU
+        from aigw.providers.wire import default_transport
 
-        transport = LifoTransport(limits=limits)
-    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60.0, connect=5.0), transport=transport,
-                             follow_redirects=False, trust_env=False)
+        transport = default_transport(limits)
+    from aigw.providers.upstream_client import UpstreamClient
+
+    return UpstreamClient(limits=limits, timeout=httpx.Timeout(60.0, connect=5.0), transport=transport,
+                          follow_redirects=False, trust_env=False)
 
 
 @dataclass

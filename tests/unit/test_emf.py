@@ -84,3 +84,13 @@ def test_the_emf_document_is_powertools_format(team: str, cost: float, latency: 
                                    {"Team": team, "Model": "m", "Provider": "p"}, metrics, {"request_id": "req_1"},
                                    timestamp_ms=slow["_aws"]["Timestamp"]))
     assert json.dumps(fast) == json.dumps(json.loads(json.dumps(slow)))
+
+
+@settings(max_examples=200)
+@given(st.lists(st.floats(min_value=0, max_value=4e9, allow_nan=False) | st.sampled_from(
+    [0.0, 1.9999999, 1796129215.9995, 1796129216.0, 1796129215.0004]), min_size=1, max_size=6))
+def test_cached_timestamp_equals_strftime_every_time(moments: list[float]) -> None:
+    from aigw.emf import log_timestamp, slow_log_timestamp
+
+    for now in moments:  # in any order: the cached second is replaced, never trusted blindly
+        assert log_timestamp(now) == slow_log_timestamp(now)

@@ -1,0 +1,59 @@
+"""The shared upstream client: httpx's AsyncClient with a shorter `send` for the common case.
+
+Per request, `AsyncClient.send` runs three nested generator layers (auth, redirects, hooks)
+and hands every response to the cookie jar, which builds two urllib compatibility objects
+even when the response sets no cookie: about 15% of the gateway's CPU per request once the
+transport was cheap (docs/DESIGN.md §4). With no auth, no event hooks and no redirect
+following (how `services.default_http_client` builds it), `send` here does what httpx's does
+on that path, in one frame: the client's timeout, the transport, the bound stream (so
+`response.elapsed` is set on close), the cookie jar only when a `Set-Cookie` came, the log
+record, `next_request` for a redirect. Anything else takes httpx's own path.
+tests/unit/providers/test_upstream_client.py pins the two paths to the same results.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import httpx
+from httpx._client import USE_CLIENT_DEFAULT, BoundAsyncStream, ClientState
+
+_log = logging.getLogger("httpx")
+
+
+class UpstreamClient(httpx.AsyncClient):
+    async def send(self, request: httpx.Request, *, stream: bool = False, auth: Any = USE_CLIENT_DEFAULT,
+                   follow_redirects: Any = USE_CLIENT_DEFAULT) -> httpx.Response:
+        if (auth is not USE_CLIENT_DEFAULT or follow_redirects is True or self.follow_redirects or self._auth
+                is not None or self._event_hooks["request"] or self._event_hooks["response"]
+                or self._state == ClientState.CLOSED or not isinstance(request.stream, httpx.AsyncByteStream)):
+            return await super().send(request, stream=stream, auth=auth, follow_redirects=follow_redirects)
+        self._state = ClientState.OPENED
+        self._set_timeout(request)
+        transport = self._transport_for_url(request.url)
+        start = time.perf_counter()
+        try:
+            response = await transport.handle_async_request(request)
+        except httpx.RequestError as exc:  # what httpx's request_context does
+            exc.request = request
+            raise
+        response.request = request
+        response.stream = BoundAsyncStream(response.stream, response=response, start=start)  # type: ignore[arg-type]
+        response.default_encoding = self._default_encoding
+        try:
+            if "set-cookie" in response.headers:
+                self.cookies.extract_cookies(response)
+            if _log.isEnabledFor(logging.INFO):
+                _log.info('HTTP Request: %s %s "%s %d %s"', request.method, request.url, response.http_version,
+                          response.status_code, response.reason_phrase)
+            response.history = []
+            if response.has_redirect_location:
+                response.next_request = self._build_redirect_request(request, response)
+            if not stream:
+                await response.aread()
+        except BaseException:
+            await response.aclose()
+            raise
+        return response

@@ -1,0 +1,373 @@
+"""The upstream HTTP/1.1 transport: asyncio protocols and the llhttp parser (httptools),
+under httpx's client API.
+
+Profiled on the core path, httpcore's connection (h11's pure-Python framing, anyio's stream
+and cancel-scope layers on every read and write) was about a third of the gateway's CPU per
+request (docs/DESIGN.md §4). This transport writes a request in one `write` and parses the
+answer with the C parser uvicorn uses on the server side; each connection is an
+`asyncio.Protocol`, so a pooled connection the server closed is known without polling it.
+Idle connections are reused newest first, at O(1) per request.
+
+What callers see does not change: an `httpx.Response` (httpx still decodes content
+encodings) or the same httpx exception types httpcore's errors map to (ConnectError,
+ConnectTimeout, ReadTimeout, WriteTimeout, PoolTimeout, RemoteProtocolError,
+LocalProtocolError), pinned against httpx's own transport by
+tests/unit/providers/test_wire.py. Requests this transport does not frame itself (HEAD, a
+streamed request body, a scheme other than http/https) go to the `LifoTransport` over
+httpcore. Without httptools installed, `default_transport` is that transport alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+
+import httpx
+
+HIGH_WATER = 1 << 20  # buffered response bytes before the socket stops being read
+LOW_WATER = 1 << 18
+_BAD_IN_VALUE = (b"\r", b"\n", b"\0")
+_Key = tuple[str, str, int]
+
+
+def fast_available() -> bool:
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def default_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    """This transport where httptools is installed (the gateway's Lambda layer has it), else
+    the httpcore-based one."""
+    if fast_available():
+        return WireTransport(limits=limits)
+    from aigw.providers.pool import LifoTransport
+
+    return LifoTransport(limits=limits)
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection and the response being read on it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, key: _Key) -> None:
+        import httptools
+
+        self.loop = loop
+        self.key = key
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self._parser = httptools.HttpResponseParser(self)
+        self._parser_error: type[Exception] = httptools.HttpParserError
+        self._active = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._drained: asyncio.Future[None] | None = None
+        self._write_paused = False
+        self._read_paused = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self.status = 0
+        self.reason = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers_done = False
+        self.complete = False
+        self.keep_alive = False
+        self.error: Exception | None = None
+        self._interim = False
+        self._framed = False  # a Content-Length or chunked body (else it ends when the connection does)
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+
+    # ---- asyncio.Protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if not self._active:  # bytes on an idle connection: it cannot be trusted for the next request
+            self.close()
+            return
+        try:
+            self._parser.feed_data(data)
+        except self._parser_error as exc:
+            self._fail(httpx.RemoteProtocolError(f"upstream sent malformed HTTP: {exc}"))
+            self.close()
+        if self._buffered > HIGH_WATER and not self._read_paused and self.transport is not None:
+            self._read_paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._active and not self.complete and self.error is None:
+            if self.headers_done and not self._framed:
+                self.complete = True  # a body delimited by the connection's end
+            elif self.headers_done:
+                self.error = httpx.RemoteProtocolError(
+                    "peer closed connection without sending complete message body")
+            else:
+                self.error = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        self._wake()
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    # ---- llhttp callbacks -------------------------------------------------------------------
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:  # an interim answer (100 Continue, 103 Early Hints): not the response
+            self._interim = True
+            self.headers, self.reason = [], b""
+            return
+        self.status = status
+        self._framed = any(n in (b"content-length", b"transfer-encoding") for n, _ in self.headers) or (
+            status in (204, 304))
+        self.headers_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self._chunks.append(body)
+        self._buffered += len(body)
+
+    def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
+        self.keep_alive = self._parser.should_keep_alive()
+        self.complete = True
+
+    # ---- the request ---------------------------------------------------------------------
+    def _fail(self, error: Exception) -> None:
+        if self.error is None and not self.complete:
+            self.error = error
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _wait(self, read_s: float | None, request: httpx.Request) -> None:
+        """Until the protocol has news; a timer, not a timeout scope (no task or scope per read)."""
+        waiter = self._waiter = self.loop.create_future()
+        timer = None if read_s is None else self.loop.call_later(
+            read_s, _expire, waiter, httpx.ReadTimeout("timed out", request=request))
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+    async def send(self, data: bytes, request: httpx.Request, timeouts: dict[str, float | None]) -> None:
+        """Write the request and wait for the response's head."""
+        assert self.transport is not None
+        self._reset()
+        self._active = True
+        self.transport.write(data)
+        if self._write_paused:
+            self._drained = self.loop.create_future()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._drained), timeouts.get("write"))
+            except TimeoutError:
+                raise httpx.WriteTimeout("timed out", request=request) from None
+            finally:
+                self._drained = None
+        while not self.headers_done:
+            if self.error is not None:
+                raise self.error
+            if self.closed:
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.",
+                                                request=request)
+            await self._wait(timeouts.get("read"), request)
+
+    async def body(self, request: httpx.Request, read_s: float | None) -> AsyncIterator[bytes]:
+        while True:
+            if self._chunks:
+                chunk = self._chunks.popleft()
+                self._buffered -= len(chunk)
+                if self._read_paused and self._buffered < LOW_WATER and self.transport is not None:
+                    self._read_paused = False
+                    self.transport.resume_reading()
+                yield chunk
+                continue
+            if self.complete:
+                return
+            if self.error is not None:
+                raise self.error
+            await self._wait(read_s, request)
+
+    def reusable(self, now: float, expiry: float | None) -> bool:
+        return not self.closed and (expiry is None or now - self.idle_since < expiry)
+
+    def release(self) -> bool:
+        """The response is over: True if the connection can carry another request."""
+        self._active = False
+        return self.complete and self.keep_alive and not self.closed and self.error is None
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _expire(waiter: asyncio.Future[None], error: Exception) -> None:
+    if not waiter.done():
+        waiter.set_exception(error)
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, pool: WireTransport, connection: _Connection, request: httpx.Request,
+                 timeout: float | None) -> None:
+        self._pool = pool
+        self._connection: _Connection | None = connection
+        self._request = request
+        self._timeout = timeout
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        connection = self._connection
+        if connection is None:
+            return
+        try:
+            async for chunk in connection.body(self._request, self._timeout):
+                yield chunk
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            self._pool._release(connection)
+
+
+class WireTransport(httpx.AsyncBaseTransport):
+    """HTTP/1.1 keep-alive connections per origin, reused newest first; at most
+    `max_connections` in use at once (a request waits up to the pool timeout for one)."""
+
+    def __init__(self, *, limits: httpx.Limits) -> None:
+        self._max_keepalive = 1 << 30 if limits.max_keepalive_connections is None else \
+            limits.max_keepalive_connections
+        self._expiry = limits.keepalive_expiry
+        self._limits = limits
+        self._slots = asyncio.Semaphore(limits.max_connections or 1 << 30)
+        self._idle: dict[_Key, list[_Connection]] = {}
+        self._idle_count = 0
+        self._ssl: ssl.SSLContext | None = None
+        self._fallback: httpx.AsyncBaseTransport | None = None
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:  # built on the first https origin (certifi's bundle is not free)
+            self._ssl = httpx.create_ssl_context(trust_env=False)
+        return self._ssl
+
+    def _other(self) -> httpx.AsyncBaseTransport:
+        if self._fallback is None:
+            from aigw.providers.pool import LifoTransport
+
+            self._fallback = LifoTransport(limits=self._limits)
+        return self._fallback
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        scheme = url.scheme
+        content = getattr(request, "_content", None)  # set once the body is read (json=, content=)
+        if request.method == "HEAD" or scheme not in ("http", "https") or content is None:
+            return await self._other().handle_async_request(request)
+        data = _frame(request, content)
+        timeouts: dict[str, float | None] = request.extensions.get("timeout") or {}
+        key = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
+        if self._slots.locked():
+            try:
+                await asyncio.wait_for(self._slots.acquire(), timeouts.get("pool"))
+            except TimeoutError:
+                raise httpx.PoolTimeout("timed out waiting for a connection", request=request) from None
+        else:
+            await self._slots.acquire()
+        connection: _Connection | None = None
+        try:
+            connection = self._reusable(key) or await self._connect(key, request, timeouts)
+            await connection.send(data, request, timeouts)
+        except BaseException:
+            if connection is not None:
+                connection.close()
+            self._slots.release()
+            raise
+        return httpx.Response(connection.status, headers=connection.headers,
+                              stream=_Body(self, connection, request, timeouts.get("read")),
+                              extensions={"http_version": b"HTTP/1.1", "reason_phrase": connection.reason})
+
+    def _reusable(self, key: _Key) -> _Connection | None:
+        stack = self._idle.get(key)
+        now = time.monotonic()
+        while stack:
+            connection = stack.pop()
+            self._idle_count -= 1
+            if connection.reusable(now, self._expiry):
+                return connection
+            connection.close()
+        return None
+
+    async def _connect(self, key: _Key, request: httpx.Request, timeouts: dict[str, float | None]) -> _Connection:
+        scheme, host, port = key
+        loop = asyncio.get_running_loop()
+        context = self._ssl_context() if scheme == "https" else None
+        try:
+            async with asyncio.timeout(timeouts.get("connect")):
+                _, connection = await loop.create_connection(
+                    lambda: _Connection(loop, key), host, port, ssl=context,
+                    server_hostname=host if context is not None else None)
+        except TimeoutError:
+            raise httpx.ConnectTimeout("timed out connecting", request=request) from None
+        except OSError as exc:
+            raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from None
+        return connection
+
+    def _release(self, connection: _Connection) -> None:
+        if connection.release() and self._idle_count < self._max_keepalive:
+            connection.idle_since = time.monotonic()
+            self._idle.setdefault(connection.key, []).append(connection)
+            self._idle_count += 1
+        else:
+            connection.close()
+        self._slots.release()
+
+    async def aclose(self) -> None:
+        stacks, self._idle, self._idle_count = self._idle, {}, 0
+        for stack in stacks.values():
+            for connection in stack:
+                connection.close()
+        if self._fallback is not None:
+            await self._fallback.aclose()
+
+
+def _frame(request: httpx.Request, content: bytes) -> bytes:
+    """The request's bytes: request line, headers as httpx prepared them, body."""
+    lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
+    for name, value in request.headers.raw:
+        if any(bad in value for bad in _BAD_IN_VALUE) or not name or any(
+                c in name for c in (b"\r", b"\n", b"\0", b":", b" ", b"\t")):
+            raise httpx.LocalProtocolError("Illegal header name or value", request=request)
+        lines.append(name + b": " + value + b"\r\n")
+    lines.append(b"\r\n")
+    lines.append(content)
+    return b"".join(lines)

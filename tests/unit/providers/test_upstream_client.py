@@ -1,0 +1,108 @@
+"""UpstreamClient's short `send` against httpx's AsyncClient.send: the same response (status,
+headers, body, elapsed, history, next_request), the same cookies kept, the same errors with
+their request attached; hooks, auth and redirect following take httpx's own path."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aigw.providers.upstream_client import UpstreamClient
+
+Reply = tuple[int, list[tuple[str, str]], bytes]
+
+
+def _transport(reply: Reply | Exception) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if isinstance(reply, Exception):
+            raise reply
+        status, headers, body = reply
+        return httpx.Response(status, headers=headers, content=body)
+
+    return httpx.MockTransport(handler)
+
+
+async def _observe(client: httpx.AsyncClient, stream: bool) -> tuple[Any, ...]:
+    request = client.build_request("POST", "https://upstream.test/v1/chat?x=1", json={"a": 1},
+                                   timeout=httpx.Timeout(3, connect=1))
+    try:
+        response = await client.send(request, stream=stream)
+    except httpx.HTTPError as exc:
+        return ("error", type(exc).__name__, str(exc), exc.request is request)
+    body = await response.aread()
+    await response.aclose()
+    nxt = response.next_request
+    try:
+        elapsed: bool | None = response.elapsed.total_seconds() >= 0
+    except RuntimeError:  # httpx sets it only when it closes the stream itself
+        elapsed = None
+    return (response.status_code, response.headers.multi_items(), body, elapsed,
+            response.history, response.request is request, request.extensions["timeout"],
+            None if nxt is None else (nxt.method, str(nxt.url)), sorted(client.cookies.items()),
+            response.encoding, response.is_closed)
+
+
+async def _both(reply: Reply | Exception, stream: bool, **kwargs: Any) -> tuple[Any, Any]:
+    out = []
+    for cls in (UpstreamClient, httpx.AsyncClient):
+        async with cls(transport=_transport(reply), follow_redirects=False, **kwargs) as client:
+            out.append((await _observe(client, stream), await _observe(client, stream)))
+    return out[0], out[1]
+
+
+headers = st.lists(st.sampled_from([("content-type", "text/plain; charset=latin-1"), ("x-a", "v"),
+                                     ("set-cookie", "sid=1; Path=/"), ("set-cookie", "other=2; Domain=elsewhere.test"),
+                                     ("location", "/next"), ("location", "https://elsewhere.test/x"),
+                                     ("retry-after", "1")]), max_size=4)
+replies = st.tuples(st.sampled_from([200, 201, 204, 301, 302, 307, 400, 429, 500]), headers, st.binary(max_size=64))
+
+
+@settings(max_examples=60, deadline=None)
+@given(reply=replies, stream=st.booleans())
+def test_same_results_as_httpx(reply: Reply, stream: bool) -> None:
+    ours, theirs = asyncio.run(_both(reply, stream))
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("error", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"),
+                                   httpx.RemoteProtocolError("cut")])
+def test_same_errors_with_the_request_attached(error: Exception) -> None:
+    ours, theirs = asyncio.run(_both(error, stream=False))
+    assert ours == theirs
+    assert ours[0][3] is True
+
+
+def test_hooks_auth_and_redirects_take_httpx_s_path() -> None:
+    seen: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        seen.append(request.headers.get("authorization", ""))
+
+    async def run() -> Any:
+        reply = (200, [], b"ok")
+        async with UpstreamClient(transport=_transport(reply), event_hooks={"request": [hook]},
+                                  auth=("u", "p")) as client:
+            first = await _observe(client, False)
+        redirect = (302, [("location", "https://upstream.test/there")], b"")
+        async with UpstreamClient(transport=_transport(redirect), follow_redirects=True, max_redirects=1) as client:
+            second = await _observe(client, False)
+        return first, second
+
+    first, second = asyncio.run(run())
+    assert first[0] == 200 and seen == ["Basic dTpw"]
+    assert second[:2] == ("error", "TooManyRedirects")
+
+
+def test_a_closed_client_refuses_like_httpx() -> None:
+    async def run() -> None:
+        client = UpstreamClient(transport=_transport((200, [], b"")))
+        await client.aclose()
+        with pytest.raises(RuntimeError, match="client has been closed"):
+            await client.send(client.build_request("GET", "https://upstream.test/"))
+
+    asyncio.run(run())
