@@ -19,6 +19,7 @@ ENV_KEY_CACHE_TTL = "AIGW_KEY_CACHE_TTL_S"
 ENV_ADMIN_TOKEN = "AIGW_ADMIN_TOKEN"  # local dev only: bearer token for /admin
 ENV_URL = "AIGW_URL"  # the gateway the `aigw` admin commands talk to (default: local `aigw dev`)
 ENV_DEV_KEY = "AIGW_DEV_KEY"
+ENV_UPSTREAM_TRANSPORT = "AIGW_UPSTREAM_TRANSPORT"  # "httpcore": httpx's own transport (providers/wire.py)
 ENV_LOCAL_SECRET_PREFIX = "AIGW_SECRET_"  # AIGW_SECRET_<NAME>: local credential values
 ENV_VECTOR_COLLECTION_ENDPOINT = "AIGW_VECTOR_ENDPOINT"
 TIKTOKEN_CACHE_ENV = "TIKTOKEN_CACHE_DIR"

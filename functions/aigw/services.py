@@ -27,10 +27,13 @@ def default_http_client(transport: httpx.AsyncBaseTransport | None = None) -> ht
         from aigw.providers.wire import default_transport
 
         transport = default_transport(limits)
-    from aigw.providers.upstream_client import UpstreamClient
-
-    return UpstreamClient(limits=limits, timeout=httpx.Timeout(60.0, connect=5.0), transport=transport,
-                          follow_redirects=False, trust_env=False)
+    client_class: type[httpx.AsyncClient]
+    try:
+        from aigw.providers.upstream_client import UpstreamClient as client_class
+    except ImportError:  # an httpx without the internals the short path uses: httpx's own send
+        client_class = httpx.AsyncClient
+    return client_class(limits=limits, timeout=httpx.Timeout(60.0, connect=5.0), transport=transport,
+                        follow_redirects=False, trust_env=False)
 
 
 @dataclass

@@ -20,12 +20,15 @@ httpcore. Without httptools installed, `default_transport` is that transport alo
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator
 
 import httpx
+
+from aigw.names import ENV_UPSTREAM_TRANSPORT
 
 HIGH_WATER = 1 << 20  # buffered response bytes before the socket stops being read
 LOW_WATER = 1 << 18
@@ -43,8 +46,9 @@ def fast_available() -> bool:
 
 def default_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
     """This transport where httptools is installed (the gateway's Lambda layer has it), else
-    the httpcore-based one."""
-    if fast_available():
+    the httpcore-based one; `AIGW_UPSTREAM_TRANSPORT=httpcore` chooses that one regardless (a
+    way back, without a deploy of new code, should an upstream ever disagree with this one)."""
+    if fast_available() and os.environ.get(ENV_UPSTREAM_TRANSPORT, "").strip().lower() != "httpcore":
         return WireTransport(limits=limits)
     from aigw.providers.pool import LifoTransport
 
@@ -264,7 +268,7 @@ class WireTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 keep-alive connections per origin, reused newest first; at most
     `max_connections` in use at once (a request waits up to the pool timeout for one)."""
 
-    def __init__(self, *, limits: httpx.Limits) -> None:
+    def __init__(self, *, limits: httpx.Limits, ssl_context: ssl.SSLContext | None = None) -> None:
         self._max_keepalive = 1 << 30 if limits.max_keepalive_connections is None else \
             limits.max_keepalive_connections
         self._expiry = limits.keepalive_expiry
@@ -272,7 +276,7 @@ class WireTransport(httpx.AsyncBaseTransport):
         self._slots = asyncio.Semaphore(limits.max_connections or 1 << 30)
         self._idle: dict[_Key, list[_Connection]] = {}
         self._idle_count = 0
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl = ssl_context  # None: httpx's default (certifi), built on first use
         self._fallback: httpx.AsyncBaseTransport | None = None
 
     def _ssl_context(self) -> ssl.SSLContext:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +25,9 @@ Script = Callable[[int], list[bytes | float | None]]  # per request number: piec
 class ScriptedServer:
     """Reads each request whole, then writes what the script says for it."""
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, tls: ssl.SSLContext | None = None) -> None:
         self.script = script
+        self.tls = tls
         self.connections = 0
         self.requests = 0
         self.received: list[bytes] = []
@@ -33,7 +35,7 @@ class ScriptedServer:
         self._server: asyncio.Server | None = None
 
     async def __aenter__(self) -> ScriptedServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -265,3 +267,10 @@ def test_cancelled_request_frees_its_slot() -> None:
 
 def test_default_transport_is_the_wire_one_here() -> None:
     assert isinstance(default_transport(LIMITS), WireTransport)
+
+
+def test_the_httpcore_transport_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aigw.providers.pool import LifoTransport
+
+    monkeypatch.setenv("AIGW_UPSTREAM_TRANSPORT", "httpcore")
+    assert isinstance(default_transport(LIMITS), LifoTransport)
