@@ -15,14 +15,42 @@ environment (CKV_AWS_119, 149, 158, 26, 173).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 if TYPE_CHECKING:
-    from infra.stack import GatewayStack
+    from infra.constructs.api import Api
+    from infra.constructs.audit import AuditExport
+    from infra.constructs.data import Data
+    from infra.constructs.functions import Functions
+    from infra.constructs.secrets import ProviderSecrets
+    from infra.settings import Settings
+
+
+class GatewayStack(Protocol):
+    """What the suppressions read of the stack (infra.stack.GatewayStack, which calls them)."""
+
+    @property
+    def api(self) -> Api: ...
+    @property
+    def functions(self) -> Functions: ...
+    @property
+    def secrets(self) -> ProviderSecrets: ...
+    @property
+    def data(self) -> Data: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def audit(self) -> AuditExport | None: ...
+    @property
+    def bedrock_resources(self) -> list[str]: ...
+    @property
+    def partition(self) -> str: ...
+    def get_logical_id(self, element: cdk.CfnElement) -> str: ...
+    def resolve(self, obj: Any) -> Any: ...
 
 PACK = "AwsSolutions"
 

@@ -8,6 +8,7 @@
                   (transactions with conflict retries, single writes, reads that sum shards)
     shards.py     a hot scope's counter over N items, each a slice of the limit; layouts, transfers
     hot.py        reserving on a sharded counter with single-item writes (no transaction)
+    charges.py    the records passed between them: charges, reservation, refusal, settlement, alert
     holding.py    where reservations and settlements are written (one transaction, single writes)
     scopes.py     which scopes apply to a request and their limits (cached entity reads)
     admission.py  plan a request's reservation, admit it, settle it; refusals and the headers' view

@@ -25,18 +25,15 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
 
 from aigw.budgets import alerts as budget_alerts
 from aigw.budgets import holding, hot, hot_alerts, periods
+from aigw.budgets.charges import Charge, Overrun, Refusal, Reservation, Settlement
 from aigw.budgets.counters import (
     USAGE_SHARDS,
-    AnyCounter,
     Caps,
     CounterStore,
-    Hold,
     ItemKey,
     Snapshot,
     budget_counter,
@@ -44,12 +41,10 @@ from aigw.budgets.counters import (
 )
 from aigw.budgets.demand import Demand
 from aigw.budgets.headers import Remaining, remaining, tightest
-from aigw.budgets.holding import Overrun, Settlement
 from aigw.budgets.money import ZERO, usd_text
 from aigw.budgets.scopes import ScopeRef
 from aigw.budgets.spec import Limits
 
-Kind = Literal["budget", "rate"]
 Shards = Callable[[ScopeRef], int]  # how many items a scope's counters are spread over (1: not hot)
 VIEW_REFRESH_S = 1.0  # the remaining-* headers use counter values at most this old (plus local deltas)
 VIEW_MAX_ITEMS = 10_000
@@ -58,48 +53,6 @@ ADJUST_ATTEMPTS = 3
 
 def not_hot(ref: ScopeRef) -> int:
     return 1
-
-
-@dataclass(slots=True)
-class Charge:
-    """One counter one request holds (or asked for) a reservation on."""
-
-    kind: Kind
-    scope: ScopeRef
-    counter: AnyCounter
-    period: str  # "month", "day", ... for budgets; "minute" for rate windows
-    period_label: str  # the item's sort key: 2026-11, 2026-W48, 2026-11-25T16:05
-    ends_at: float | None  # period or window end (epoch s); None for "total"
-    usd: Decimal = ZERO
-    tokens: int = 0
-    hold: Hold | None = None
-    alerts: tuple[int, ...] = ()  # the budget's alert thresholds, percent (budgets/alerts.py)
-
-    @property
-    def caps(self) -> Caps:
-        return self.counter.caps
-
-
-@dataclass(slots=True)
-class Refusal:
-    code: Literal["budget_exceeded", "rate_limit_exceeded"]
-    message: str
-    scope: ScopeRef
-    retry_after_s: float | None
-    charges: list[Charge] = field(default_factory=list)
-    should_retry: bool | None = None  # False: the SDKs must not retry (x-should-retry: false)
-
-
-@dataclass(slots=True)
-class Reservation:
-    charges: list[Charge]
-    usd: Decimal
-    tokens: int
-    output: int = 0  # the output limit per choice reserved for
-    adjusted: bool = False  # lowered below the demand's: the upstream must be told
-    settled: bool = False
-    admitted_at: float = field(default_factory=time.time)
-    alerts: list[budget_alerts.BudgetAlert] = field(default_factory=list)  # thresholds its settlement crossed
 
 
 def plan(scopes: dict[ScopeRef, Limits], *, usd: Decimal, tokens: int, now: float,

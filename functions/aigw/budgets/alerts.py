@@ -36,15 +36,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
+from aigw.budgets.charges import BudgetAlert, Charge, Unit
 from aigw.budgets.counters import ALERTED, SPENT_TOKENS, SPENT_USD, Caps, CounterStore, ItemKey, Snapshot
 from aigw.budgets.money import from_units, to_units
 
-if TYPE_CHECKING:
-    from aigw.budgets.admission import Charge
-
-Unit = Literal["usd", "tokens"]
 logger = logging.getLogger("aigw.budgets")
 
 
@@ -76,29 +73,6 @@ def thresholds(caps: Caps, percents: Sequence[int]) -> tuple[Threshold, ...]:
             continue
         out.extend(Threshold(p, unit, math.ceil(limit * p / 100), limit) for p in sorted(set(percents)))
     return tuple(out)
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetAlert:
-    """A threshold crossed: what the `budget_alert` log line and the EventBridge event say."""
-
-    scope: str
-    id: str
-    period: str  # day | week | month | total
-    period_key: str  # the period it was crossed in: 2026-11, 2026-W48, 2026-11-25, total
-    threshold: int  # percent
-    unit: Unit
-    spent: Decimal  # USD or tokens, this settlement included
-    limit: Decimal
-
-    def detail(self) -> dict[str, Any]:
-        """JSON-ready (numbers stay numbers, so EventBridge patterns can filter on them)."""
-        def number(value: Decimal) -> int | float:
-            return int(value) if value == value.to_integral_value() else float(value)
-
-        return {"scope": self.scope, "id": self.id, "period": self.period_key, "period_type": self.period,
-                "threshold": self.threshold, "unit": self.unit, "spent": number(self.spent),
-                "limit": number(self.limit)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
+from aigw.budgets.charges import Charge
 from aigw.budgets.counters import ItemKey, Snapshot
 from aigw.budgets.money import ZERO, usd_text
-
-if TYPE_CHECKING:
-    from aigw.budgets.admission import Charge
 
 
 def duration_text(seconds: float) -> str:

@@ -18,38 +18,18 @@ import random
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aigw.budgets import alerts as budget_alerts
 from aigw.budgets import hot, hot_alerts, periods
 from aigw.budgets.alerts import BudgetAlert, Guard
+from aigw.budgets.charges import Charge, Overrun, Reservation, Settlement
 from aigw.budgets.counters import Counter, CounterStore, Hold, Snapshot, TransactionResult, WriteResult, usage_update
 from aigw.budgets.money import ZERO
 from aigw.budgets.shards import ShardedCounter
 
-if TYPE_CHECKING:
-    from aigw.budgets.admission import Charge, Reservation
-
 UNSHARD_ATTEMPTS = 3
 logger = logging.getLogger("aigw.budgets")
-
-
-@dataclass(slots=True)
-class Settlement:
-    transaction: list[dict[str, Any]] = field(default_factory=list)  # ordinary counters: one TransactWriteItems
-    writes: list[dict[str, Any]] = field(default_factory=list)  # hot shards: one UpdateItem each
-    watched: list[tuple[int, Charge]] = field(default_factory=list)  # writes[i] settles a hot budget with alerts
-    usage: list[dict[str, Any]] = field(default_factory=list)  # usage aggregates: one UpdateItem each
-    overrun: Overrun | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Overrun:
-    """A settlement that cost more than its reservation (the upstream billed beyond every bound)."""
-
-    usd: Decimal
-    tokens: int
-    scopes: tuple[str, ...]
 
 
 def plan_settlement(table: str, reservation: Reservation, *, cost: Decimal, input_tokens: int, output_tokens: int,

@@ -48,18 +48,15 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aigw.budgets import hot
-from aigw.budgets.alerts import BudgetAlert, Threshold, thresholds
+from aigw.budgets.alerts import Threshold, thresholds
+from aigw.budgets.charges import BudgetAlert, Charge, Settlement
 from aigw.budgets.counters import ALERTED, EXPIRES_AT, SPENT_TOKENS, SPENT_USD, CounterStore, ItemKey, WriteResult
 from aigw.budgets.items import Snapshot, number, strings
 from aigw.budgets.money import from_units, to_units
 from aigw.budgets.shards import ShardedCounter, split
-
-if TYPE_CHECKING:
-    from aigw.budgets.admission import Charge
-    from aigw.budgets.holding import Settlement
 
 WATCH = "alert_watch"  # string set on a hot budget's shards: thresholds a check found close (4 above)
 SENT = "alert_sent"  # string set on a hot budget's shards: thresholds sent (5 above), copied from shard 0
