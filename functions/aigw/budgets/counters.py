@@ -103,6 +103,7 @@ from aigw.budgets.items import (
     release_op,
     reserve_op,
     settle_op,
+    summed,
     u,
 )
 from aigw.budgets.money import ZERO, from_units
@@ -177,11 +178,7 @@ class Counter:
 
     def total(self, found: Mapping[ItemKey, Snapshot]) -> Snapshot:
         """The counter's numbers: its items' summed (a missing item is zero)."""
-        out = Snapshot()
-        for key, snap in found.items():
-            if key == self.id or (key.sk == self.sk and key.pk.startswith(self.pk + "#")):
-                out = out + snap
-        return out
+        return summed(self.id, found)
 
     def refusal(self, refused: Mapping[ItemKey, Snapshot]) -> Snapshot | None:
         """What this counter looked like when it refused a transaction, or None if it did not."""

@@ -55,6 +55,10 @@ class ItemKey:
     def key(self) -> dict[str, Any]:
         return {"pk": self.pk, "sk": self.sk}
 
+    def holds(self, key: ItemKey) -> bool:
+        """Whether `key` is this counter's item or one of its shards (`pk#i`, the same sort key)."""
+        return key == self or (key.sk == self.sk and key.pk.startswith(self.pk + "#"))
+
 
 @dataclass(frozen=True, slots=True)
 class Hold:
@@ -223,3 +227,12 @@ def cap_clauses(caps: Caps, usd: Decimal, tokens: int, requests: int = 1) -> lis
     if caps.requests is not None:
         clauses.append(("#rq", Decimal(caps.requests - requests), ":cr"))
     return clauses
+
+
+def summed(counter: ItemKey, found: Mapping[ItemKey, Snapshot]) -> Snapshot:
+    """A counter's numbers: the items of `found` that hold it, summed (a missing item is zero)."""
+    out = Snapshot()
+    for key, snap in found.items():
+        if counter.holds(key):
+            out = out + snap
+    return out

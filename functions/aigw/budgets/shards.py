@@ -48,6 +48,7 @@ from aigw.budgets.items import (
     release_op,
     reserve_op,
     settle_op,
+    summed,
     text,
 )
 from aigw.budgets.money import from_units, to_units
@@ -135,15 +136,10 @@ class ShardedCounter:
 
     def total(self, found: Mapping[ItemKey, Snapshot]) -> Snapshot:
         """The counter's numbers: every shard's it was read with, summed (loans cancel out)."""
-        out = Snapshot()
-        for key, snap in found.items():
-            if key == self.id or (key.sk == self.sk and key.pk.startswith(self.pk + "#")):
-                out = out + snap
-        return out
+        return summed(self.id, found)
 
     def refusal(self, refused: Mapping[ItemKey, Snapshot]) -> Snapshot | None:
-        mine = {k: v for k, v in refused.items()
-                if k == self.id or (k.sk == self.sk and k.pk.startswith(self.pk + "#"))}
+        mine = {k: v for k, v in refused.items() if self.id.holds(k)}
         return self.total(mine) if mine else None
 
     # ---- slices --------------------------------------------------------------------------
