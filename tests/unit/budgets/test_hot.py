@@ -10,7 +10,7 @@ import random
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from aigw.budgets import hot
@@ -67,7 +67,11 @@ def admission(db: SimDynamo, clock: VirtualClock, n: int, shards: Any) -> Admiss
     return Admission(store, clock=clock.now, rng=rng, shards=shards)
 
 
+CONTENDED: list[tuple[int, int]] = []  # (contended, attempts) per example, for a look with -s
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(seed=337, shards=7, clients=38, budget_requests=39)  # 38 clients on 7 shards, ~3 requests' room left
 @given(seed=st.integers(0, 10**6), shards=st.integers(2, 8), clients=st.integers(5, 40),
        budget_requests=st.integers(3, 60))
 def test_concurrent_requests_never_pass_a_sharded_limit(seed: int, shards: int, clients: int,
@@ -86,7 +90,11 @@ def test_concurrent_requests_never_pass_a_sharded_limit(seed: int, shards: int, 
         async def go() -> None:
             for _ in range(4):
                 start = clock.now()
-                result = await adm.admit(scopes, demand, token=f"a{n}-{start}")
+                try:
+                    result = await adm.admit(scopes, demand, token=f"a{n}-{start}")
+                except hot.Contended:  # the stage's retryable 503: rounds lost to others, near the limit
+                    outcomes.append(("contended", False))
+                    continue
                 if isinstance(result, Refusal):
                     outcomes.append(("refused", truth.room_throughout(start, clock.now(), to_units(demand.usd()))))
                     continue
@@ -103,6 +111,8 @@ def test_concurrent_requests_never_pass_a_sharded_limit(seed: int, shards: int, 
     clock.run()
     assert truth.over == 0, "the shards' sum passed the limit"
     assert not [o for o, with_room in outcomes if o == "refused" and with_room], "refused while the shards could pay"
+    CONTENDED.append((sum(o == "contended" for o, _ in outcomes), len(outcomes)))
+    assert sum(o == "contended" for o, _ in outcomes) <= max(1, len(outcomes) // 20), "retries not bounded"
     snaps = [Snapshot.from_item(v) for (_, pk, _), v in db.items.items() if pk.startswith("BUDGET#team#big")]
     assert sum(s.reserved_usd for s in snaps) == 0
     assert sum((s.spent_usd for s in snaps), ZERO) == sum(spent, ZERO) == sum((s.held_usd for s in snaps), ZERO)
