@@ -23,19 +23,22 @@ def slow_log_timestamp(now: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)) + f",{int(now * 1000) % 1000:03d}+0000"
 
 
-_second: list[Any] = [None, ""]  # the last whole second formatted, and its text
+_last_second: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text; one tuple,
+# replaced whole, so a thread never pairs one second's number with another's text
 
 
 def log_timestamp(now: float) -> str:
     """`slow_log_timestamp`, formatting the date and time once per second (strftime was a
     tenth of the log line's cost)."""
-    second = int(now) if now >= 0 else None
-    if second is None:
+    global _last_second
+    if now < 0:
         return slow_log_timestamp(now)
-    if second != _second[0]:
-        _second[1] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
-        _second[0] = second
-    return f"{_second[1]},{int(now * 1000) % 1000:03d}+0000"
+    second, text = _last_second
+    if second != int(now):
+        second = int(now)
+        text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+        _last_second = (second, text)
+    return f"{text},{int(now * 1000) % 1000:03d}+0000"
 
 
 def log_line(level: str, location: str, message: str, service: str, fields: Mapping[str, Any],
