@@ -7,7 +7,7 @@ import contextlib
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -53,8 +53,34 @@ def put_scope_limits(local: Any, scope: str, scope_id: str, *, budgets: list[Bud
     local.aws.table(ENTITIES).put_item(Item=item)
 
 
+class _Polling:
+    """A check run in a loop on its own thread until `stop`, then once more."""
+
+    _stop: threading.Event
+    _thread: threading.Thread
+
+    def check(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.check()
+            self._stop.wait(0.002)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.check()
+
+
 @dataclass
-class Poller:
+class Poller(_Polling):
     """Reads counter items in a loop (its own thread) and records every violation seen."""
 
     local: Any
@@ -65,18 +91,6 @@ class Poller:
     violations: list[str] = field(default_factory=list)
     max_held_usd: Decimal = Decimal(0)
     max_held_tokens: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> Poller:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.check()
-            self._stop.wait(0.002)
 
     def check(self) -> None:
         for pk in self.pks:
@@ -90,12 +104,6 @@ class Poller:
                     self.violations.append(f"{pk}/{item['sk']}: held {held} spent {spent} > {self.limit_usd}")
                 if self.limit_tokens is not None and tokens > self.limit_tokens:
                     self.violations.append(f"{pk}/{item['sk']}: held tokens {tokens} > {self.limit_tokens}")
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self.check()
 
 
 @dataclass
@@ -191,7 +199,7 @@ def shard_snapshots(local: Any, pk: str, sk: str, shards: int) -> list[Snapshot]
 
 
 @dataclass
-class ShardPoller:
+class ShardPoller(_Polling):
     """Reads every shard of some counters in one BatchGetItem, in a loop (its own thread), and
     records every instant the sum over the shards passed a limit."""
 
@@ -205,18 +213,6 @@ class ShardPoller:
     violations: list[str] = field(default_factory=list)
     peak_usd: Decimal = Decimal(0)
     peak_tokens: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> ShardPoller:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.check()
-            self._stop.wait(0.002)
 
     def check(self) -> None:
         client = self.local.aws.dynamodb_client()
@@ -237,9 +233,3 @@ class ShardPoller:
                 self.violations.append(f"{pk}/{sk}: held {tokens} tokens > {self.limit_tokens}")
             if self.limit_requests is not None and requests > self.limit_requests:
                 self.violations.append(f"{pk}/{sk}: {requests} requests > {self.limit_requests}")
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self.check()
