@@ -22,6 +22,7 @@ from constructs import IConstruct
 from app import build
 from infra.settings import ROOT, Settings
 from infra.stack import GatewayStack
+from scripts.render_dashboard import resolve
 
 CONFIGS = Path(__file__).parent / "configs"
 
@@ -118,22 +119,9 @@ def empty(synth_variant: Callable[[str], Synth]) -> Synth:
     return synth_variant("empty")
 
 
-def flatten(value: Any) -> Any:
-    """A CloudFormation value as text: Fn::Join joined, `{"Ref": X}` -> `${X}`, GetAtt -> `${A.B}`."""
-    if isinstance(value, dict) and len(value) == 1:
-        (key, arg), = value.items()
-        if key == "Ref":
-            return f"${{{arg}}}"
-        if key == "Fn::GetAtt":
-            return f"${{{'.'.join(arg)}}}"
-        if key == "Fn::Join":
-            separator, parts = arg
-            return separator.join(str(flatten(part)) for part in parts)
-    if isinstance(value, list):
-        return [flatten(item) for item in value]
-    if isinstance(value, dict):
-        return {key: flatten(item) for key, item in value.items()}
-    return value
+# A CloudFormation value as text (Fn::Join joined, Ref -> `${X}`, GetAtt -> `${A.B}`): the
+# dashboard renderer's reading of a template, shared.
+flatten = resolve
 
 
 def statements(synth: Synth, role_logical_id: str) -> list[dict[str, Any]]:
