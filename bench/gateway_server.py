@@ -47,7 +47,10 @@ def main() -> None:
         local = start_local_aws(config)
         create_key(local.aws, key=args.key)
         services = build_services(config, aws=local.aws, observer=observer, **({"stages": []} if args.core else {}))
-    uvicorn.run(create_app(services), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    from aigw.http.server import PROTOCOL
+
+    uvicorn.run(create_app(services), host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
+                http=os.environ.get("AIGW_BENCH_HTTP", PROTOCOL))
 
 
 class _OneKeyTables:

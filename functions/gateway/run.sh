@@ -3,4 +3,5 @@
 # AWS_LAMBDA_EXEC_WRAPPER=/opt/bootstrap) runs this and proxies invocations to the port.
 export PYTHONPATH="${LAMBDA_TASK_ROOT}:/opt/python:${PYTHONPATH:-}"
 exec python -m uvicorn --app-dir "${LAMBDA_TASK_ROOT}/gateway" main:app \
-  --host 127.0.0.1 --port "${AWS_LWA_PORT:-8080}" --no-access-log --log-level warning --timeout-keep-alive 75
+  --host 127.0.0.1 --port "${AWS_LWA_PORT:-8080}" --no-access-log --log-level warning --timeout-keep-alive 75 \
+  --http aigw.http.server:GatewayHttpProtocol

@@ -99,16 +99,20 @@ class ServerHandle:
 
 
 def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any) -> ServerHandle:
-    """Run an ASGI app under uvicorn in a background thread; returns once it accepts connections."""
+    """Run an ASGI app under uvicorn in a background thread; returns once it accepts connections.
+    The server is the gateway's own (aigw/http/server.py) unless `http=` says otherwise."""
     import socket
 
     import uvicorn
+
+    from aigw.http.server import PROTOCOL
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only then
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", **uvicorn_options)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                            **{"http": PROTOCOL, **uvicorn_options})
     server = uvicorn.Server(config)
 
     def run() -> None:
