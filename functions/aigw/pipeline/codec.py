@@ -16,11 +16,11 @@ one (`ChatResult.native`, `NativeChunk.native`); the codec of that API sends it 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from aigw.errors import GatewayError
+from aigw.fastjson import dumps
 from aigw.pricing.cost import Usage
 from aigw.providers.base import ChatChunk, ChatResult
 
@@ -28,7 +28,7 @@ DONE = b"data: [DONE]\n\n"
 
 
 def sse(payload: dict[str, Any], event: str | None = None) -> bytes:
-    data = b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    data = b"data: " + dumps(payload) + b"\n\n"
     return b"event: " + event.encode() + b"\n" + data if event else data
 
 

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from aigw.fastjson import loads_strict
+
 
 @dataclass(slots=True)
 class SSEEvent:
@@ -111,7 +113,12 @@ def loads(data: str | bytes) -> Any:
     """JSON as upstreams send it, made safe to render. `NaN` and `Infinity` are not JSON, but
     Python reads them as floats no response encoder accepts (a 500 at render time): they become
     the strings "NaN" / "Infinity", which every encoder writes and no token count accepts. A lone
-    surrogate escape (`"\\ud800"`) cannot be encoded as UTF-8: it becomes U+FFFD."""
+    surrogate escape (`"\\ud800"`) cannot be encoded as UTF-8: it becomes U+FFFD. The fast
+    parser refuses both (and little else), so only such documents take the slow path."""
+    try:
+        return loads_strict(data)
+    except ValueError:
+        pass
     value = json.loads(data, parse_constant=str)
     found = _SURROGATE_BYTES.search(data) if isinstance(data, bytes) else _SURROGATE.search(data)
     if found:  # rare: walk only then
