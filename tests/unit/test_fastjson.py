@@ -18,8 +18,8 @@ from aigw.providers.sse import loads as upstream_loads
 # integers past 64 bits, finite floats, nesting.
 scalars = st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30) | \
     st.floats(allow_nan=False, allow_infinity=False) | st.text()
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5),
-                      max_leaves=30)
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5) |
+                      st.dictionaries(st.text(), inner, max_size=5), max_leaves=30)
 
 
 def std(value: Any) -> bytes:

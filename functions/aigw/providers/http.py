@@ -16,6 +16,7 @@ from aigw.config.models import Deployment
 from aigw.errors import TRUNCATED, GatewayError, UpstreamError
 from aigw.providers.base import ChatCall, ChatResult, StreamEvent
 from aigw.providers.sse import SSEEvent, iter_sse_bytes, loads
+from aigw.providers.upstream_client import UpstreamClient
 
 
 @dataclass(slots=True)
@@ -151,6 +152,9 @@ class HttpChatProvider:
             url = httpx.URL(spec.url)
             if len(self._urls) < 1024:  # upstream URLs come from the config: a small, fixed set
                 self._urls[spec.url] = url
+        if spec.json is not None and isinstance(self._client, UpstreamClient):
+            return self._client.build_json_request(spec.method, url, headers=spec.headers, json=spec.json,
+                                                   params=spec.params or None, timeout=timeout)
         return self._client.build_request(
             spec.method, url, headers=spec.headers, json=spec.json, params=spec.params or None,
             timeout=timeout,

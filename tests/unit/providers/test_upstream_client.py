@@ -106,3 +106,67 @@ def test_a_closed_client_refuses_like_httpx() -> None:
             await client.send(client.build_request("GET", "https://upstream.test/"))
 
     asyncio.run(run())
+
+
+# ---- build_json_request against httpx's build_request ------------------------------------------
+
+header_names = st.sampled_from(["authorization", "x-api-key", "anthropic-version", "User-Agent", "accept",
+                                "Content-Type", "Accept-Encoding", "connection", "host", "x-custom",
+                                "content-length", "Transfer-Encoding"])
+header_values = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7e), min_size=1, max_size=20)
+bodies = st.recursive(st.none() | st.booleans() | st.integers() | st.text() |
+                      st.floats(allow_nan=False, allow_infinity=False),
+                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                      max_leaves=20).map(lambda value: {"messages": value})
+urls = st.sampled_from(["https://api.openai.test/v1/chat/completions", "http://127.0.0.1:8000/v1/messages",
+                        "https://x.test:8443/openai/deployments/d/chat/completions?api-version=2024-10-21",
+                        "https://bedrock-runtime.us-east-1.amazonaws.com/model/a%3Ab/converse"])
+
+
+def _same(fast: httpx.Request, slow: httpx.Request) -> None:
+    import json
+
+    assert fast.method == slow.method and fast.url == slow.url
+    assert fast.headers.raw == slow.headers.raw
+    assert json.loads(fast.content) == json.loads(slow.content)
+    assert fast.extensions == slow.extensions
+
+
+@settings(max_examples=300, deadline=None)
+@given(method=st.sampled_from(["POST", "PUT"]), url=urls, body=bodies,
+       headers=st.dictionaries(header_names, header_values, max_size=5),
+       client_headers=st.dictionaries(header_names, header_values, max_size=3))
+def test_build_json_request_builds_what_build_request_builds(method: str, url: str, body: Any,
+                                                             headers: dict[str, str],
+                                                             client_headers: dict[str, str]) -> None:
+    client = UpstreamClient(headers=client_headers)
+    timeout = httpx.Timeout(30, connect=2)
+    target = httpx.URL(url)
+    _same(client.build_json_request(method, target, headers=headers, json=body, timeout=timeout),
+          client.build_request(method, target, headers=headers, json=body, timeout=timeout))
+
+
+@pytest.mark.parametrize("case", ["params", "cookies", "relative", "non-ascii header", "nan", "nan in text"])
+def test_build_json_request_takes_httpx_path_where_it_differs(case: str) -> None:
+    client = UpstreamClient(base_url="https://base.test/v1/")
+    url, headers, body, params = httpx.URL("https://api.test/v1/x"), {"authorization": "Bearer k"}, {"a": 1}, None
+    if case == "params":
+        params = {"api-version": "1"}
+    elif case == "cookies":
+        client.cookies.set("session", "abc", domain="api.test")
+    elif case == "relative":
+        url = httpx.URL("chat/completions")
+    elif case == "non-ascii header":
+        headers = {"x-name": "café"}
+    elif case == "nan":
+        body = {"temperature": float("nan")}
+    else:
+        body = {"text": "NaN and Infinity are words too"}
+    timeout = httpx.Timeout(5)
+    try:
+        slow = client.build_request("POST", url, headers=headers, json=body, params=params, timeout=timeout)
+    except (ValueError, UnicodeEncodeError) as exc:
+        with pytest.raises(type(exc)):
+            client.build_json_request("POST", url, headers=headers, json=body, params=params, timeout=timeout)
+        return
+    _same(client.build_json_request("POST", url, headers=headers, json=body, params=params, timeout=timeout), slow)
