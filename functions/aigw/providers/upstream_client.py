@@ -33,6 +33,19 @@ from aigw.fastjson import dumps
 _log = logging.getLogger("httpx")
 
 
+class _Bound(BoundAsyncStream):
+    """httpx's bound stream (it sets `response.elapsed` on close), letting go of its response
+    once closed: the response holds the stream and the stream the response, so every request
+    left a cycle of about 24 objects (request, URL, headers, streams) for the cyclic garbage
+    collector, a collection every ~40 requests that paused the loop."""
+
+    async def aclose(self) -> None:
+        try:
+            await super().aclose()
+        finally:
+            self._response = None  # type: ignore[assignment]
+
+
 class UpstreamClient(httpx.AsyncClient):
     def build_json_request(self, method: str, url: httpx.URL, *, headers: Mapping[str, str], json: Any,
                            timeout: httpx.Timeout, params: Mapping[str, str] | None = None) -> httpx.Request:
@@ -76,7 +89,7 @@ class UpstreamClient(httpx.AsyncClient):
             exc.request = request
             raise
         response.request = request
-        response.stream = BoundAsyncStream(response.stream, response=response, start=start)  # type: ignore[arg-type]
+        response.stream = _Bound(response.stream, response=response, start=start)  # type: ignore[arg-type]
         response.default_encoding = self._default_encoding
         try:
             if "set-cookie" in response.headers:
