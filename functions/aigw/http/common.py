@@ -16,6 +16,7 @@ from aigw.auth.keys import extract_key
 from aigw.auth.records import KeyRecord
 from aigw.config.models import ModelConfig
 from aigw.errors import AuthenticationFailed, GatewayError, NotFound, PayloadTooLarge, PermissionDenied
+from aigw.fastjson import dumps
 from aigw.http.streaming import EventStreamResponse
 from aigw.pipeline.outcome import JsonOutcome, Outcome
 from aigw.services import Services
@@ -94,9 +95,20 @@ def resolve_model(services: Services, key: KeyRecord, name: str) -> ModelConfig:
     return model
 
 
+class JsonBody(JSONResponse):
+    """Starlette's JSONResponse, encoded by pydantic-core (aigw/fastjson.py). A body that may
+    hold NaN or Infinity takes Starlette's own encoder, which refuses them as before."""
+
+    def render(self, content: Any) -> bytes:
+        body = dumps(content)
+        if b"NaN" in body or b"Infinity" in body:
+            return super().render(content)
+        return body
+
+
 def render(outcome: Outcome) -> Response:
     if isinstance(outcome, JsonOutcome):
-        return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)
+        return JsonBody(outcome.body, status_code=outcome.status, headers=outcome.headers)
     return EventStreamResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)
 
 
@@ -119,4 +131,4 @@ def error_response(exc: GatewayError, request_id: str, *, envelope: str = "opena
     if exc.status == 429 and retry_after and "retry-after" not in merged:
         merged["retry-after"] = str(max(int(retry_after + 0.999), 1))
     content = body if body is not None else envelope_body(exc, envelope)
-    return JSONResponse(content, status_code=exc.status, headers=merged)
+    return JsonBody(content, status_code=exc.status, headers=merged)

@@ -33,6 +33,25 @@ from aigw.fastjson import dumps
 _log = logging.getLogger("httpx")
 
 
+async def _read(response: httpx.Response) -> None:
+    """`response.aread()`: for a body sent as is (no Content-Encoding), without the decoder and
+    chunker layers httpx runs each part through; otherwise httpx's own."""
+    if "content-encoding" in response.headers:
+        await response.aread()
+        return
+    response.is_stream_consumed = True
+    parts = []
+    try:
+        async for part in response.stream:  # type: ignore[union-attr]
+            parts.append(part)
+    except httpx.RequestError as exc:  # what httpx's request_context does
+        exc.request = response.request
+        raise
+    response._content = content = b"".join(parts)
+    response._num_bytes_downloaded = len(content)
+    await response.aclose()
+
+
 class _Bound(BoundAsyncStream):
     """httpx's bound stream (it sets `response.elapsed` on close), letting go of its response
     once closed: the response holds the stream and the stream the response, so every request
@@ -101,7 +120,7 @@ class UpstreamClient(httpx.AsyncClient):
             if response.has_redirect_location:
                 response.next_request = self._build_redirect_request(request, response)
             if not stream:
-                await response.aread()
+                await _read(response)
         except BaseException:
             await response.aclose()
             raise

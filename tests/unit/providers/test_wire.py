@@ -274,3 +274,21 @@ def test_the_httpcore_transport_on_request(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setenv("AIGW_UPSTREAM_TRANSPORT", "httpcore")
     assert isinstance(default_transport(LIMITS), LifoTransport)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.binary(max_size=8), value=st.binary(max_size=12))
+def test_a_header_that_could_end_its_line_early_is_refused(name: bytes, value: bytes) -> None:
+    """The framing check against its definition: a name is non-empty and free of CR, LF, NUL,
+    colon, space and tab; a value is free of CR, LF and NUL."""
+    from aigw.providers.wire import _frame
+
+    request = httpx.Request("POST", "http://upstream.test/v1/x", content=b"{}")
+    request.headers = httpx.Headers([(name or b"x", b"v")])  # Headers itself accepts any bytes
+    request.headers._list = [(name, name.lower(), value)]  # type: ignore[attr-defined]
+    bad = not name or any(c in name for c in b"\r\n\0: \t") or any(c in value for c in b"\r\n\0")
+    if bad:
+        with pytest.raises(httpx.LocalProtocolError):
+            _frame(request, b"{}")
+    else:
+        assert _frame(request, b"{}") == b"POST /v1/x HTTP/1.1\r\n" + name + b": " + value + b"\r\n\r\n{}"
