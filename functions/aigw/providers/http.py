@@ -139,6 +139,7 @@ class HttpChatProvider:
         self._client = client
         self._translators = dict(translators)
         self._urls: dict[str, httpx.URL] = {}
+        self._timeouts: dict[tuple[float, float], httpx.Timeout] = {}
 
     def _translator(self, call: ChatCall) -> ChatTranslator:
         factory = self._translators.get(client_api(call)) or self._translators["openai"]
@@ -146,7 +147,11 @@ class HttpChatProvider:
 
     def _build(self, spec: HttpRequest, call: ChatCall) -> httpx.Request:
         d = call.deployment
-        timeout = httpx.Timeout(d.timeout_s, connect=d.connect_timeout_s)
+        timeout = self._timeouts.get((d.timeout_s, d.connect_timeout_s))
+        if timeout is None:  # httpx.Timeout is immutable; one per distinct pair in the config
+            timeout = httpx.Timeout(d.timeout_s, connect=d.connect_timeout_s)
+            if len(self._timeouts) < 1024:
+                self._timeouts[(d.timeout_s, d.connect_timeout_s)] = timeout
         url = self._urls.get(spec.url)
         if url is None:  # parsing a URL string costs about as much as the rest of building the request
             url = httpx.URL(spec.url)
