@@ -4,8 +4,8 @@ against 3.9, 1.2 us to parse against 4.3), and a stream handles about twenty.
 
 Values are those of `json.dumps(separators=(",", ":"), ensure_ascii=False)` and `json.loads`;
 only number spelling may differ (`1e-05` is written `0.00001`), which JSON does not
-distinguish. Whatever the fast encoder or parser refuses (a lone surrogate, an integer no
-parser reads, an unknown type) goes the standard library's way, so errors and edge cases are
+distinguish. Whatever the fast encoder or parser refuses (a lone surrogate, NaN, nesting past
+200 levels, an unknown type) goes the standard library's way, so errors and edge cases are
 exactly what they were: `tests/unit/test_fastjson.py` holds the two paths equal.
 """
 

@@ -22,7 +22,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-# What `--http` takes: the protocol as an import string (names.py holds names shared with infra).
+# What `--http` takes: the protocol as an import string (run.sh spells it out; tests/unit/http/
+# test_server.py checks that the two agree).
 PROTOCOL = "aigw.http.server:GatewayHttpProtocol"
 
 
