@@ -78,8 +78,11 @@ def test_admin_runs_on_the_base_layer_alone(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_gateway_starts_on_its_layers(tmp_path: Path) -> None:
-    """`import main` (what run.sh serves) and the startup warm-up, with base + gateway layers only."""
+    """`import main` (what run.sh serves), the server protocol run.sh names, and the startup
+    warm-up, with base + gateway layers only."""
     code = ("import main\n"
+            "from uvicorn.importer import import_from_string\n"
+            "import_from_string('aigw.http.server:GatewayHttpProtocol')\n"
             "from aigw.config import load_config_file\n"
             "from aigw.gateway import build_services\n"
             "build_services(load_config_file()).warm()\n"
