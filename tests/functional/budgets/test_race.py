@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -28,8 +29,16 @@ from tests.functional.budgets.helpers import (
     run_load,
     snapshots,
 )
+from tests.functional.fuzz.moto_process import ChildMoto, moto_local
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def local_aws() -> Iterator[ChildMoto]:
+    """moto in a child process: the race's settlement writes run beside the gateway, not under its GIL."""
+    with moto_local() as local:
+        yield local
 
 MAX_TOKENS = 30
 TEXT = "count the budget words please"

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from aigw.aws import AwsResources
 from aigw.local.moto_server import LOCAL_AWS_ENV
@@ -27,9 +28,35 @@ server.stop()
 """
 
 
+@dataclass
+class ChildMoto:
+    """What a test needs of the session's LocalAws (`.aws`, `.moto.url`), on a child-process moto."""
+
+    aws: AwsResources
+    url: str
+
+    @property
+    def moto(self) -> ChildMoto:
+        return self
+
+
+@contextmanager
+def moto_local() -> Iterator[ChildMoto]:
+    """A stand-in for the `local_aws` fixture on a child-process moto: for tests whose load
+    is mostly settlement writes, which in-process moto would run under the gateway's GIL."""
+    with _child() as (url, aws):
+        yield ChildMoto(aws, url)
+
+
 @contextmanager
 def moto_process() -> Iterator[AwsResources]:
     """AwsResources on a fresh moto in a child process, with the stack's tables."""
+    with _child() as (_, aws):
+        yield aws
+
+
+@contextmanager
+def _child() -> Iterator[tuple[str, AwsResources]]:
     import boto3
     from botocore.config import Config
 
@@ -44,8 +71,8 @@ def moto_process() -> Iterator[AwsResources]:
                                         aws_session_token="testing", region_name=LOCAL_AWS_ENV["AWS_DEFAULT_REGION"])
         config = Config(max_pool_connections=32)
         create_tables(session.client("dynamodb", endpoint_url=url, config=config))
-        yield AwsResources(dynamodb=session.resource("dynamodb", endpoint_url=url, config=config),
-                           secrets=session.client("secretsmanager", endpoint_url=url, config=config))
+        yield url, AwsResources(dynamodb=session.resource("dynamodb", endpoint_url=url, config=config),
+                                secrets=session.client("secretsmanager", endpoint_url=url, config=config))
     finally:
         if child.stdin is not None:
             child.stdin.close()

@@ -123,6 +123,9 @@ urls = st.sampled_from(["https://api.openai.test/v1/chat/completions", "http://1
                         "https://bedrock-runtime.us-east-1.amazonaws.com/model/a%3Ab/converse"])
 
 
+_NO_TRANSPORT = httpx.MockTransport(lambda request: httpx.Response(500))  # requests are built, never sent
+
+
 def _same(fast: httpx.Request, slow: httpx.Request) -> None:
     import json
 
@@ -145,7 +148,7 @@ def _same(fast: httpx.Request, slow: httpx.Request) -> None:
 def test_build_json_request_builds_what_build_request_builds(method: str, url: str, body: Any,
                                                              headers: dict[str, str],
                                                              client_headers: dict[str, str]) -> None:
-    client = UpstreamClient(headers=client_headers)
+    client = UpstreamClient(headers=client_headers, transport=_NO_TRANSPORT)  # (no TLS context per example)
     timeout = httpx.Timeout(30, connect=2)
     target = httpx.URL(url)
     _same(client.build_json_request(method, target, headers=headers, json=body, timeout=timeout),
