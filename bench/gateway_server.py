@@ -40,8 +40,9 @@ def main() -> None:
     observer = Observer(stream=open(os.devnull, "w"))  # noqa: SIM115 (lives as long as the process)
     if args.no_moto:
         from aigw.aws import AwsResources
+        from tests.fakes.asgi_direct import OneKeyTables
 
-        aws = AwsResources(dynamodb=_OneKeyTables(args.key))
+        aws = AwsResources(dynamodb=OneKeyTables(args.key))
         services = build_services(config, aws=aws, observer=observer, stages=[])
     else:
         local = start_local_aws(config)
@@ -50,27 +51,7 @@ def main() -> None:
     from aigw.http.server import PROTOCOL
 
     uvicorn.run(create_app(services), host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
-                http=os.environ.get("AIGW_BENCH_HTTP", PROTOCOL))
-
-
-class _OneKeyTables:
-    """A DynamoDB resource stand-in whose Entities table holds one key record."""
-
-    def __init__(self, key: str) -> None:
-        import time
-
-        from aigw.auth.keys import hash_key, key_prefix
-        from aigw.auth.records import KeyRecord
-
-        digest = hash_key(key)
-        self.item = KeyRecord(key_hash=digest, key_id="key_" + digest[:12], key_prefix=key_prefix(key),
-                              team_id="bench", created_at=time.time()).to_item()
-
-    def Table(self, name: str) -> _OneKeyTables:
-        return self
-
-    def get_item(self, **_: object) -> dict[str, object]:
-        return {"Item": self.item}
+                http=PROTOCOL)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.fakes (not aigw: --tree picks that)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import BODY, DEV_KEY, STREAM_BODY, free_port, start, wait_until_up
+from tests.fakes.asgi_direct import OneKeyTables, post
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,11 +64,10 @@ def _app(upstream: str) -> Any:
     from aigw.gateway import build_services
     from aigw.http.app import create_app
     from aigw.observability import Observer
-    from gateway_server import _OneKeyTables
 
     config = load_config({"models": [{"name": "gpt-4o-mini", "deployments": [
         {"provider": "openai-compatible", "model": "gpt-4o-mini", "api_base": upstream}]}]})
-    services = build_services(config, aws=AwsResources(dynamodb=_OneKeyTables(DEV_KEY)),
+    services = build_services(config, aws=AwsResources(dynamodb=OneKeyTables(DEV_KEY)),
                               observer=Observer(stream=open(os.devnull, "w")), stages=[])  # noqa: SIM115
     return create_app(services, warm=False)
 
@@ -89,27 +90,11 @@ async def _run(app: Any, body: bytes, n: int, marks: list[dict[str, float]] | No
 
 
 async def _one(app: Any, body: bytes, current: dict[str, float]) -> None:
-    sent: list[dict[str, Any]] = []
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.sleep(3600)  # the client stays connected
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
+    def mark(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             current["head"] = time.perf_counter()
-        sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions", "query_string": b"",
-             "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
-             "headers": [(b"authorization", f"Bearer {DEV_KEY}".encode()), (b"content-type", b"application/json")]}
-    await app(scope, receive, send)
+    sent = await post(app, "/v1/chat/completions", body, DEV_KEY, mark)
     if sent[0]["status"] != 200:
         raise SystemExit(f"the gateway answered {sent[0]['status']}: {sent[1:]}")
 

@@ -19,36 +19,19 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from aigw.auth.keys import hash_key, key_prefix
-from aigw.auth.records import KeyRecord
 from aigw.aws import AwsResources
 from aigw.config import load_config
 from aigw.gateway import build_services
 from aigw.http.app import create_app
 from aigw.observability import Observer
+from tests.fakes.asgi_direct import OneKeyTables, post
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-aigw-garbage000000000000000000000000000000000000"
-
-
-class _OneKey:
-    """A DynamoDB resource stand-in whose Entities table holds one key record."""
-
-    def __init__(self) -> None:
-        digest = hash_key(KEY)
-        self.item = KeyRecord(key_hash=digest, key_id="key_" + digest[:12], key_prefix=key_prefix(KEY),
-                              team_id="gc", created_at=0.0).to_item()
-
-    def Table(self, name: str) -> _OneKey:
-        return self
-
-    def get_item(self, **_: object) -> dict[str, Any]:
-        return {"Item": self.item}
 
 
 @pytest.fixture(scope="module")
@@ -77,47 +60,25 @@ def upstream() -> Iterator[str]:
         child.wait(timeout=10)
 
 
-async def _call(app: Any, body: dict[str, Any]) -> list[dict[str, Any]]:
-    raw = json.dumps(body).encode()
-    sent: list[dict[str, Any]] = []
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": raw, "more_body": False}
-        await asyncio.sleep(3600)  # the client stays connected
-        raise AssertionError("unreachable")
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions", "query_string": b"",
-             "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
-             "headers": [(b"authorization", f"Bearer {KEY}".encode()), (b"content-type", b"application/json")]}
-    await app(scope, receive, send)
-    return sent
-
-
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 def test_hot_path_requests_leave_no_cyclic_garbage(upstream: str, stream: bool) -> None:
     config = load_config({"models": [{"name": "gpt-4o-mini", "deployments": [
         {"provider": "openai-compatible", "model": "gpt-4o-mini", "api_base": upstream}]}]})
-    services = build_services(config, aws=AwsResources(dynamodb=_OneKey()), observer=Observer(sink=lambda _: None,
-                              stream=open(os.devnull, "w")), stages=[])  # noqa: SIM115
+    observer = Observer(sink=lambda _: None, stream=open(os.devnull, "w"))  # noqa: SIM115
+    services = build_services(config, aws=AwsResources(dynamodb=OneKeyTables(KEY, team="gc")), observer=observer,
+                              stages=[])
     app = create_app(services, warm=False)
-    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello there"}], "stream": stream}
+    raw = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello there"}],
+                      "stream": stream}).encode()
 
     async def run() -> collections.Counter[str]:
         for _ in range(20):  # first-use caches (key, URL, connection) are not per-request garbage
-            assert (await _call(app, body))[0]["status"] == 200
+            assert (await post(app, "/v1/chat/completions", raw, KEY))[0]["status"] == 200
         gc.collect()
         gc.set_debug(gc.DEBUG_SAVEALL)
         try:
             for _ in range(50):
-                sent = await _call(app, body)
+                sent = await post(app, "/v1/chat/completions", raw, KEY)
                 assert sent[0]["status"] == 200
                 if stream:
                     assert b"[DONE]" in b"".join(m.get("body", b"") for m in sent)
