@@ -12,7 +12,6 @@ exactly what they were: `tests/unit/test_fastjson.py` holds the two paths equal.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from pydantic_core import from_json, to_json
@@ -29,13 +28,20 @@ def dumps(value: Any) -> bytes:
         return _std_dumps(value).encode()
 
 
-def dumps_text(value: Any, default: Callable[[Any], Any] = str) -> str:
-    """`dumps` as text, for log lines; a value JSON has no form for is written as `default(value)`."""
+def dumps_text(value: Any) -> str:
+    """`dumps` as text, for log lines; a value JSON has no form for is written as its `str()`."""
     try:
-        return to_json(value, fallback=default).decode()
+        return to_json(value, fallback=str).decode()
     except ValueError:
-        return _std_dumps_str_default(value) if default is str else json.dumps(
-            value, separators=(",", ":"), ensure_ascii=False, default=default)
+        return _std_dumps_str_default(value)
+
+
+def dumps_finite(value: Any) -> bytes | None:
+    """`dumps`, or None when the value may hold NaN or Infinity: the encoders that refuse those
+    (`allow_nan=False` in Starlette and httpx) then take their own path and raise as they did.
+    Text that merely says "NaN" or "Infinity" only costs that slow path."""
+    body = dumps(value)
+    return None if b"NaN" in body or b"Infinity" in body else body
 
 
 def loads_strict(data: bytes | str) -> Any:

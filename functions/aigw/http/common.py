@@ -16,7 +16,7 @@ from aigw.auth.keys import extract_key
 from aigw.auth.records import KeyRecord
 from aigw.config.models import ModelConfig
 from aigw.errors import AuthenticationFailed, GatewayError, NotFound, PayloadTooLarge, PermissionDenied
-from aigw.fastjson import dumps
+from aigw.fastjson import dumps_finite
 from aigw.http.streaming import EventStreamResponse
 from aigw.pipeline.outcome import JsonOutcome, Outcome
 from aigw.services import Services
@@ -100,10 +100,8 @@ class JsonBody(JSONResponse):
     hold NaN or Infinity takes Starlette's own encoder, which refuses them as before."""
 
     def render(self, content: Any) -> bytes:
-        body = dumps(content)
-        if b"NaN" in body or b"Infinity" in body:
-            return super().render(content)
-        return body
+        body = dumps_finite(content)
+        return super().render(content) if body is None else body
 
 
 def render(outcome: Outcome) -> Response:

@@ -28,7 +28,7 @@ import httpx
 from httpx._client import USE_CLIENT_DEFAULT, BoundAsyncStream, ClientState
 from httpx._content import ByteStream
 
-from aigw.fastjson import dumps
+from aigw.fastjson import dumps_finite
 
 _log = logging.getLogger("httpx")
 
@@ -74,8 +74,8 @@ class UpstreamClient(httpx.AsyncClient):
             own = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
         except UnicodeEncodeError:  # httpx's own error (or its encoding) for such a header
             return self.build_request(method, url, headers=headers, json=json, timeout=timeout)
-        body = dumps(json)
-        if b"NaN" in body or b"Infinity" in body:  # httpx refuses non-finite numbers (allow_nan=False)
+        body = dumps_finite(json)
+        if body is None:  # httpx refuses non-finite numbers (allow_nan=False)
             return self.build_request(method, url, headers=headers, json=json, timeout=timeout)
         given = {name.lower() for name, _ in own}
         merged = [item for item in self.headers.raw if item[0].lower() not in given]
