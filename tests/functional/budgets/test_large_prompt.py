@@ -68,13 +68,8 @@ def test_health_and_small_requests_while_a_7mb_prompt_is_counted(make_gateway: A
     expected = tokens.count_text(text, "cl100k_base")
     counting_s = time.perf_counter() - started  # what the gateway would stall for, counting on the loop
     small = {"model": "big", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
-    idle: list[float] = []  # what a small request takes on this machine right now, with nothing counted
     with httpx.Client(timeout=30) as warm:
-        for _ in range(6):
-            t0 = time.perf_counter()
-            assert warm.post(gw.base_url + "/chat/completions", headers=headers, json=small).status_code == 200
-            idle.append(time.perf_counter() - t0)
-    idle_s = sorted(idle[1:])[len(idle[1:]) // 2]
+        assert warm.post(gw.base_url + "/chat/completions", headers=headers, json=small).status_code == 200
 
     result: dict[str, Any] = {}
 
@@ -117,8 +112,6 @@ def test_health_and_small_requests_while_a_7mb_prompt_is_counted(make_gateway: A
     assert len(health) >= 5 and len(smalls) >= 3
     # Counting on the loop would hold every request for the whole count (measured: /health 1.6 s
     # and small requests 3.5 s with counting forced onto the loop); off the loop only this
-    # machine's load is left: measured against a small request's own time on this machine now
-    # (its admission and settlement run in an in-process moto that shares the GIL).
-    assert max(health) < 0.5 * counting_s + idle_s, f"/health waited {max(health):.2f} s (counting takes " \
-        f"{counting_s:.2f} s, a small request {idle_s:.2f} s)"
-    assert smalls[len(smalls) // 2] < 0.5 * counting_s + idle_s
+    # machine's load is left.
+    assert max(health) < 0.5 * counting_s, f"/health waited {max(health):.2f} s (counting takes {counting_s:.2f} s)"
+    assert smalls[len(smalls) // 2] < 0.5 * counting_s

@@ -29,7 +29,9 @@ from aigw.providers.mock import MockProvider
 from tests.fakes.lambda_runtime import RUNTIME, FakeLambda
 from tests.functional.budgets.helpers import put_scope_limits
 
-SLOW_S = 0.4  # the settlement TransactWriteItems takes this long
+# The settlement TransactWriteItems takes this long: long enough that a scheduler stall on a
+# busy CI machine (one of 440 ms was seen) is not mistaken for an answer that waited for it.
+SLOW_S = 1.0
 MODELS = [{"name": "mock-fast", "deployments": [{"provider": "mock", "model": "mock-fast"}]}]
 BODY = {"model": "mock-fast", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}
 
@@ -102,19 +104,17 @@ def test_client_gets_its_answer_before_settlement_and_the_extension_waits_for_it
     try:
         assert len(fake_lambda.extensions) == 1  # registered during Init (before the runtime's next)
         init_next = fake_lambda.wait_extension_next(1)
-        latencies = []
         for n in range(3):  # the first one also warms the key, limits and tokenizer caches
             request_id, latency, answer = lwa_invoke(fake_lambda, server.url, key)
             assert answer.status_code == 200, answer.text
             answered = time.monotonic()
             assert len(slow.done) == n, "the response waited for the settlement write"
-            latencies.append(latency)
+            assert n == 0 or latency < SLOW_S
             released = fake_lambda.wait_extension_next(n + 2)
             assert len(slow.done) == n + 1
             assert released >= slow.done[-1] > answered  # next only once the write finished
             assert fake_lambda.responses[request_id][0] < slow.done[-1]
         assert init_next < released
-        assert min(latencies[1:]) < SLOW_S  # warm: well under the write (one stall on a busy CI machine allowed)
         assert len(records) == 3 and records[-1]["charged_usd"] != "0"  # the log line was written after settling
         sent, total = records[-1]["response_sent_ms"], records[-1]["latency_ms"]
         assert sent < total - SLOW_S * 1000 * 0.9  # the log line says what the client waited
@@ -168,15 +168,13 @@ def test_an_upstream_error_is_answered_first_and_its_reservation_still_released(
     server, slow, key, records = gateway(local_aws, settle_after_response=True, providers={"mock": Refusing()})
     try:
         fake_lambda.wait_extension_next(1)
-        latencies = []
-        for n in range(3):
+        for n in range(2):
             _, latency, answer = lwa_invoke(fake_lambda, server.url, key)
             assert answer.status_code == 400 and answer.json()["error"]["message"]
-            assert len(slow.done) == n, "the error waited for the release write"
-            latencies.append(latency)
+            assert len(slow.done) == n
+            assert n == 0 or latency < SLOW_S
             released = fake_lambda.wait_extension_next(n + 2)
             assert len(slow.done) == n + 1 and released >= slow.done[-1]
-        assert min(latencies[1:]) < SLOW_S  # warm: well under the write (one stall on a busy CI machine allowed)
         assert records[-1]["status"] == 400 and records[-1]["charged_usd"] == "0"
     finally:
         server.stop()
