@@ -49,9 +49,12 @@ def main() -> None:
         create_key(local.aws, key=args.key)
         services = build_services(config, aws=local.aws, observer=observer, **({"stages": []} if args.core else {}))
     from aigw.http.server import PROTOCOL
+    from aigw.lambda_ext import install
 
-    uvicorn.run(create_app(services), host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
-                http=PROTOCOL)
+    # As functions/gateway/main.py wires it: with `settings.settle_after_response` in the config,
+    # responses end before their settlement (off Lambda the wrapper alone; no extension).
+    app = install(create_app(services), services.config.settings)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, http=PROTOCOL)
 
 
 if __name__ == "__main__":

@@ -132,17 +132,21 @@ def measure(client: httpx.Client, gateways: list[Gateway], direct: Gateway, n: i
                     everyone.samples.setdefault("json", []).append(end)
 
 
-def start_ours(upstream: str, config_dir: Path, tree: Path | None = None) -> Gateway:
-    """Our gateway; with `tree`, the one in that checkout (e.g. main, to compare a branch with)."""
-    config = config_dir / "aigw.json"
+def start_ours(upstream: str, config_dir: Path, tree: Path | None = None, *,
+               settle_after_response: bool = False) -> Gateway:
+    """Our gateway; with `tree`, the one in that checkout (e.g. main, to compare a branch with);
+    with `settle_after_response`, that setting on (responses end before the log line and metrics)."""
+    config = config_dir / f"aigw-{'sar' if settle_after_response else 'default'}.json"
     config.write_text(json.dumps({"models": [{"name": "gpt-4o-mini", "deployments": [
-        {"provider": "openai-compatible", "model": "gpt-4o-mini", "api_base": upstream}]}]}))
+        {"provider": "openai-compatible", "model": "gpt-4o-mini", "api_base": upstream}]}],
+        "settings": {"settle_after_response": settle_after_response}}))
     port = free_port()
     env = {"PYTHONPATH": f"{tree / 'functions'}{os.pathsep}{tree}"} if tree else None
     proc = start([sys.executable, str((tree or ROOT) / "bench" / "gateway_server.py"), "--port", str(port),
                   "--config", str(config), "--key", DEV_KEY, "--core", "--no-moto"], env)
     wait_until_up(f"http://127.0.0.1:{port}/health")
-    return Gateway(f"aigw ({tree.name})" if tree else "aigw (core)", f"http://127.0.0.1:{port}/v1/chat/completions",
+    name = f"aigw ({tree.name})" if tree else "aigw (core, settle after)" if settle_after_response else "aigw (core)"
+    return Gateway(name, f"http://127.0.0.1:{port}/v1/chat/completions",
                    {"authorization": f"Bearer {DEV_KEY}"}, proc)
 
 
@@ -195,9 +199,9 @@ def table(direct: Gateway, gateways: list[Gateway]) -> str:
         ("RSS after the run (MB)", lambda g: f"{g.rss_mb:.0f}"),
     ]
     width = 50
-    lines = [f"{'':<{width}}" + "".join(f"{g.name:>22}" for g in gateways)]
+    lines = [f"{'':<{width}}" + "".join(f"{g.name:>27}" for g in gateways)]
     for label, cell in rows:
-        lines.append(f"{label:<{width}}" + "".join(f"{cell(g):>22}" for g in gateways))
+        lines.append(f"{label:<{width}}" + "".join(f"{cell(g):>27}" for g in gateways))
     for g in gateways:
         for kind, why in g.failed.items():
             lines.append(f"{g.name}: {kind} requests fail: {why}")
@@ -213,6 +217,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--only-ours", action="store_true", help="skip the peers (no install)")
+    parser.add_argument("--settle-after-response", action="store_true",
+                        help="also run ours with settings.settle_after_response on (its own column)")
     parser.add_argument("--baseline", type=Path, action="append", default=[],
                         help="also run our gateway from this checkout (repeatable), to compare branches")
     args = parser.parse_args()
@@ -230,6 +236,8 @@ def main() -> None:
             wait_until_up(f"http://127.0.0.1:{upstream_port}/")
             direct = Gateway("upstream", upstream + "/chat/completions", {})
             gateways = [start_ours(upstream, Path(tmp))]
+            if args.settle_after_response:
+                gateways.append(start_ours(upstream, Path(tmp), settle_after_response=True))
             gateways.extend(start_ours(upstream, Path(tmp), tree.resolve()) for tree in args.baseline)
             if litellm is not None:
                 gateways.append(start_litellm(litellm, upstream, Path(tmp)))

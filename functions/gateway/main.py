@@ -16,5 +16,5 @@ services = build_services(load_config_file())
 # a response whose settlement crossed a budget alert threshold, once its event is sent.
 app = send_before_response_end(export_before_response_end(create_app(services), services.pipeline.observer),
                                services)
-# With settings.settle_after_response, JSON responses go out before settlement (aigw/lambda_ext).
+# With settings.settle_after_response, responses (streams too) end before settlement (aigw/lambda_ext).
 app = settle_after_response(app, services.config.settings)

@@ -66,6 +66,18 @@ cache: {exact: true, semantic: {enabled: true, threshold: 0.9}}
     assert config.model("gpt-4o-mini") is config.models[0]
 
 
+
+def test_a_copy_finds_its_own_models() -> None:
+    """The name index is cached; a copy with other models (the loader's priced copies) must not
+    answer with the original's."""
+    config = load_config({"models": [{"name": "m", "deployments": [{"provider": "openai", "model": "gpt-4o-mini"}]}]})
+    assert config.model("m") is config.models[0]  # the index is built
+    repriced = config.models[0].model_copy(update={"max_output_tokens": 7})
+    copy = config.model_copy(update={"models": [repriced]})
+    assert copy.model("m") is repriced
+    assert config.model("m") is config.models[0]
+    assert copy.model("other") is None
+
 def test_unreadable_or_invalid_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config_file(tmp_path / "missing.yaml")

@@ -228,9 +228,11 @@ class Pipeline:
         await self._finish(ctx, ran)
 
     async def _finish(self, ctx: RequestContext, ran: list[Stage]) -> None:
-        """Settle, or for a JSON response with `settings.settle_after_response` on, queue the
-        settlement to run once the response has been sent (aigw/lambda_ext)."""
-        if not ctx.stream and defer(ctx, lambda: self._settle(ctx, ran)):
+        """Settle, or with `settings.settle_after_response` on, queue the settlement to run once
+        the response has been sent (aigw/lambda_ext): a JSON answer's body, a stream's last
+        frame and the chunk that ends it. (A stream's client waits for that end: the SDKs read
+        on past `[DONE]` until the response closes.)"""
+        if defer(ctx, lambda: self._settle(ctx, ran)):
             return
         await self._settle(ctx, ran)
 

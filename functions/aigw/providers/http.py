@@ -16,7 +16,7 @@ from aigw.config.models import Deployment
 from aigw.errors import TRUNCATED, GatewayError, UpstreamError
 from aigw.providers.base import ChatCall, ChatResult, StreamEvent
 from aigw.providers.sse import SSEEvent, iter_sse_bytes, loads
-from aigw.providers.upstream_client import UpstreamClient
+from aigw.providers.upstream_client import UpstreamClient, iter_body
 
 
 @dataclass(slots=True)
@@ -205,7 +205,7 @@ class HttpChatProvider:
                 raise with_call_context(await self._error(translator, response), call.deployment, call.request_id)
             broken: UpstreamError | None = None
             try:
-                body = response.aiter_bytes()
+                body = iter_body(response)
                 async for event in iter_sse_bytes(body):
                     for item in translator.stream_event(event):
                         yield item

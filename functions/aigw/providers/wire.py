@@ -209,9 +209,17 @@ class _Connection(asyncio.Protocol):
             await self._wait(timeouts.get("read"), request)
 
     async def body(self, request: httpx.Request, read_s: float | None) -> AsyncIterator[bytes]:
+        """The body as it arrives: what one read brought, in one piece. (llhttp reports a chunked
+        body chunk by chunk, and an upstream stream sends one chunk per event: yielded one by one,
+        each went through every iterator above for a few bytes.)"""
         while True:
-            if self._chunks:
-                chunk = self._chunks.popleft()
+            chunks = self._chunks
+            if chunks:
+                if len(chunks) == 1:
+                    chunk = chunks.popleft()
+                else:
+                    chunk = b"".join(chunks)
+                    chunks.clear()
                 self._buffered -= len(chunk)
                 if self._read_paused and self._buffered < LOW_WATER and self.transport is not None:
                     self._read_paused = False

@@ -83,15 +83,17 @@ def gateway(local_aws: Any, *, settle_after_response: bool,
     return server, slow, key, records
 
 
-def lwa_invoke(fake: FakeLambda, url: str, key: str) -> tuple[str, float, httpx.Response]:
-    """One invocation as Lambda Web Adapter runs it; returns (request id, client latency, response)."""
+def lwa_invoke(fake: FakeLambda, url: str, key: str,
+               body: dict[str, Any] = BODY) -> tuple[str, float, httpx.Response]:
+    """One invocation as Lambda Web Adapter runs it; returns (request id, client latency, response):
+    the latency is until the response has ended (a stream's terminating chunk included)."""
     fake.invoke({"version": "2.0", "rawPath": "/v1/chat/completions"})
     with httpx.Client(timeout=10) as rt:
         nxt = rt.get(f"http://{fake.address}{RUNTIME}/invocation/next")
         request_id = nxt.headers["Lambda-Runtime-Aws-Request-Id"]
         context = json.dumps({"request_id": request_id, "deadline": int(nxt.headers["Lambda-Runtime-Deadline-Ms"])})
         started = time.monotonic()
-        answer = httpx.post(url + "/v1/chat/completions", json=BODY, timeout=10,
+        answer = httpx.post(url + "/v1/chat/completions", json=body, timeout=10,
                             headers={"authorization": f"Bearer {key}", "x-amzn-lambda-context": context})
         latency = time.monotonic() - started
         rt.post(f"http://{fake.address}{RUNTIME}/invocation/{request_id}/response", content=answer.content)
@@ -118,6 +120,29 @@ def test_client_gets_its_answer_before_settlement_and_the_extension_waits_for_it
         assert len(records) == 3 and records[-1]["charged_usd"] != "0"  # the log line was written after settling
         sent, total = records[-1]["response_sent_ms"], records[-1]["latency_ms"]
         assert sent < total - SLOW_S * 1000 * 0.9  # the log line says what the client waited
+    finally:
+        server.stop()
+
+
+def test_a_stream_ends_before_its_settlement_and_the_extension_waits_for_it(
+        local_aws: Any, fake_lambda: FakeLambda) -> None:
+    """A stream's client waits for the response to end, not for `[DONE]` (the SDKs read on until
+    it closes): with the setting on, the terminating chunk goes before the settlement too."""
+    server, slow, key, records = gateway(local_aws, settle_after_response=True)
+    try:
+        fake_lambda.wait_extension_next(1)
+        for n in range(3):
+            _, latency, answer = lwa_invoke(fake_lambda, server.url, key, {**BODY, "stream": True})
+            answered = time.monotonic()
+            assert answer.status_code == 200
+            assert answer.text.rstrip().endswith("data: [DONE]"), answer.text[-200:]
+            assert len(slow.done) == n, "the stream's end waited for the settlement write"
+            assert n == 0 or latency < SLOW_S
+            released = fake_lambda.wait_extension_next(n + 2)
+            assert len(slow.done) == n + 1
+            assert released >= slow.done[-1] > answered
+        assert len(records) == 3 and records[-1]["stream"] and records[-1]["charged_usd"] != "0"
+        assert records[-1]["response_sent_ms"] < records[-1]["latency_ms"] - SLOW_S * 1000 * 0.9
     finally:
         server.stop()
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aigw.providers.upstream_client import UpstreamClient
+from aigw.providers.upstream_client import UpstreamClient, iter_body
 
 Reply = tuple[int, list[tuple[str, str]], bytes]
 
@@ -179,3 +179,50 @@ def test_build_json_request_takes_httpx_path_where_it_differs(case: str) -> None
             client.build_json_request("POST", url, headers=headers, json=body, params=params, timeout=timeout)
         return
     _same(client.build_json_request("POST", url, headers=headers, json=body, params=params, timeout=timeout), slow)
+
+
+class _Parts(httpx.AsyncByteStream):
+    """A streamed body in the given parts, optionally breaking off after them."""
+
+    def __init__(self, parts: list[bytes], error: Exception | None = None) -> None:
+        self.parts, self.error = parts, error
+
+    async def __aiter__(self) -> Any:
+        for part in self.parts:
+            yield part
+        if self.error is not None:
+            raise self.error
+
+
+async def _body_of(parts: list[bytes], encoding: str | None, fast: bool,
+                   error: Exception | None = None) -> tuple[Any, ...]:
+    headers = {"content-encoding": encoding} if encoding else {}
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, headers=headers, stream=_Parts(parts, error)))
+    async with UpstreamClient(transport=transport) as client:
+        request = client.build_request("POST", "https://upstream.test/v1/chat", json={})
+        response = await client.send(request, stream=True)
+        got: list[bytes] = []
+        try:
+            async for part in (iter_body(response) if fast else response.aiter_bytes()):
+                got.append(part)
+        except httpx.HTTPError as exc:
+            return b"".join(got), type(exc).__name__, exc.request is request
+        return b"".join(got), response.is_closed, response.num_bytes_downloaded, response.is_stream_consumed
+
+
+@settings(max_examples=60, deadline=None)
+@given(parts=st.lists(st.binary(max_size=40), max_size=6), gzipped=st.booleans(),
+       broken=st.booleans())
+def test_iter_body_reads_what_aiter_bytes_reads(parts: list[bytes], gzipped: bool, broken: bool) -> None:
+    """The fast body iterator (no decoder, no chunker for a body sent as is) against httpx's own:
+    the same bytes, the response closed and counted the same, a break-off raised the same way."""
+    import gzip
+
+    if gzipped:
+        whole = gzip.compress(b"".join(parts))
+        parts = [whole[:len(whole) // 2], whole[len(whole) // 2:]]
+    error = httpx.ReadTimeout("slow") if broken else None
+    encoding = "gzip" if gzipped else None
+    ours = asyncio.run(_body_of(parts, encoding, fast=True, error=error))
+    theirs = asyncio.run(_body_of(parts, encoding, fast=False, error=error))
+    assert ours == theirs

@@ -292,3 +292,22 @@ def test_a_header_that_could_end_its_line_early_is_refused(name: bytes, value: b
             _frame(request, b"{}")
     else:
         assert _frame(request, b"{}") == b"POST /v1/x HTTP/1.1\r\n" + name + b": " + value + b"\r\n\r\n{}"
+
+
+def test_chunks_that_arrive_together_come_out_as_one_part() -> None:
+    """llhttp reports a chunked body chunk by chunk; what one read brought is yielded in one
+    piece (an upstream stream sends a chunk per event: one part each cost every iterator above
+    a round per event), and chunks that arrive apart still come out as they arrive."""
+    events = [b"data: {\"n\": %d}\n\n" % i for i in range(5)]
+    together = b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in events)
+    late = b"%x\r\n%s\r\n0\r\n\r\n" % (len(events[0]), events[0])
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    async def parts() -> list[bytes]:
+        async with ScriptedServer(lambda n: [head + together, 0.05, late]) as server, \
+                httpx.AsyncClient(transport=WireTransport(limits=LIMITS)) as client, \
+                client.stream("GET", f"http://127.0.0.1:{server.port}/") as response:
+            return [part async for part in response.aiter_raw()]
+
+    got = asyncio.run(parts())
+    assert got == [b"".join(events), events[0]]
