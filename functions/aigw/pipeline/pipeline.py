@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -152,6 +153,7 @@ class Pipeline:
         upstream never reports usage) before any filter sees it."""
         codec = ctx.codec
         out = _ClientFrames(ctx, chain, lambda: _final_usage(ctx))
+        clock, filtered = time.perf_counter, bool(chain)
         try:
             event: StreamEvent | None = first
             while event is not None:
@@ -159,12 +161,19 @@ class Pipeline:
                     ctx.usage = event
                 else:
                     collect_stream_text(ctx, event)
-                    framed = await out.feed(event)
+                    framed = await out.feed(event) if filtered else out.frame_one(event)
                     if framed:
                         yield framed
                     if out.stopped:
                         return
-                event = await _next(events, ctx)
+                # waiting_upstream, inline: this runs once per event
+                started = clock()
+                try:
+                    event = await anext(events)
+                except StopAsyncIteration:
+                    event = None
+                finally:
+                    ctx.upstream_s += clock() - started
             yield await out.finish()
         except UpstreamError as exc:
             ctx.error, ctx.status = exc, exc.status
@@ -264,6 +273,11 @@ class _ClientFrames:
         self._last: ChatChunk | None = None
         self.stopped = False
 
+    def frame_one(self, chunk: ChatChunk) -> bytes:
+        """`feed` with no output filter: the chunk, framed."""
+        self._last = chunk
+        return self._ctx.codec.chunk(chunk)
+
     async def feed(self, chunk: ChatChunk) -> bytes:
         out = await self._chain.chunk(self._ctx, chunk) if self._chain else (chunk,)
         return self._stop(out) if isinstance(out, Stop) else self._frame(out)
@@ -323,14 +337,6 @@ class _SettlingStream:
         if not self._ended:
             self._ended = True
             await self._end()
-
-
-async def _next(events: AsyncIterator[StreamEvent], ctx: RequestContext) -> StreamEvent | None:
-    try:
-        with waiting_upstream(ctx):
-            return await anext(events)
-    except StopAsyncIteration:
-        return None
 
 
 async def _close(events: AsyncIterator[Any]) -> None:

@@ -261,7 +261,8 @@ async def _drain(body: AsyncIterator[bytes]) -> None:
                 return
 
     with contextlib.suppress(TimeoutError, httpx.HTTPError):  # then the connection closes: no answer lost
-        await asyncio.wait_for(rest(), DRAIN_S)
+        async with asyncio.timeout(DRAIN_S):  # a timer, where wait_for made a task of rest() too
+            await rest()
 
 
 def _timeout(call: ChatCall) -> UpstreamError:

@@ -95,10 +95,11 @@ class OpenAIChatTranslator:
         return ChatResult(body=body, usage=usage)
 
     def stream_event(self, event: SSEEvent) -> list[StreamEvent]:
-        if event.data.strip() == "[DONE]":
+        data = event.data
+        if data[:1] != "{" and data.strip() == "[DONE]":  # (strip copies: not for every chunk)
             self._done = True
             return []
-        chunk = loads(event.data)
+        chunk = loads(data)
         if not isinstance(chunk, dict):
             raise ValueError("chunk is not an object")
         if "error" in chunk:
@@ -117,6 +118,8 @@ class OpenAIChatTranslator:
             elif index not in self._finished:
                 self._open.add(index)
         usage = chunk.pop("usage", None)
+        if usage is None:
+            return [chunk]
         out: list[StreamEvent] = []
         if choices or not isinstance(usage, dict):
             out.append(chunk)
