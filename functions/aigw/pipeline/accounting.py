@@ -24,6 +24,15 @@ def collect_stream_text(ctx: RequestContext, chunk: ChatChunk) -> None:
             ctx.output_text.append((function.get("name") or "") + (function.get("arguments") or ""))
 
 
+def carries_text(chunk: ChatChunk) -> bool:
+    """Whether a chunk carries generated text or a tool call (what time to first token times)."""
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        if delta.get("content") or delta.get("tool_calls"):
+            return True
+    return False
+
+
 def completion_text(body: dict[str, Any]) -> str:
     parts: list[str] = []
     for choice in body.get("choices") or ():

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -27,7 +28,7 @@ from aigw.credentials import CredentialStore
 from aigw.errors import GatewayError, UpstreamError
 from aigw.lambda_ext.deferred import defer
 from aigw.observability import Observer
-from aigw.pipeline.accounting import collect_stream_text, completion_text, settle_usage
+from aigw.pipeline.accounting import carries_text, collect_stream_text, completion_text, settle_usage
 from aigw.pipeline.codec import stop_chunk, stopped_body
 from aigw.pipeline.context import RequestContext
 from aigw.pipeline.filters import FilterChain
@@ -36,7 +37,16 @@ from aigw.pipeline.outcome import JsonOutcome, Outcome, StreamOutcome
 from aigw.pipeline.replay import completion_to_chunks
 from aigw.pipeline.stages import Reject, Respond, Stage, Stop
 from aigw.pricing.cost import Usage
-from aigw.providers.base import ChatCall, ChatChunk, ChatResult, Credential, EmbeddingsCall, StreamEvent
+from aigw.providers.base import (
+    CaughtUp,
+    ChatCall,
+    ChatChunk,
+    ChatResult,
+    Credential,
+    EmbeddingsCall,
+    StreamEvent,
+    StreamItem,
+)
 from aigw.providers.registry import ProviderRegistry
 from aigw.routing.attempts import waiting_upstream
 from aigw.routing.router import Router, Target
@@ -67,8 +77,8 @@ class Pipeline:
             if ctx.operation == "embeddings":
                 return await self._embeddings(ctx, ran)
             if ctx.stream:
-                first, events = await self.router.run(ctx, lambda t: self._open_stream(ctx, t), streaming=True)
-                return StreamOutcome(self._client_stream(ctx, first, events, ran), response_headers(ctx))
+                opened = await self.router.run(ctx, lambda t: self._open_stream(ctx, t), streaming=True)
+                return StreamOutcome(self._client_stream(ctx, opened, ran), response_headers(ctx))
             result = await self.router.run(ctx, lambda t: self._complete(ctx, t))
             ctx.usage = result.usage
             invalid = result.usage is None or result.usage.invalid is not None
@@ -89,9 +99,9 @@ class Pipeline:
             return None
         return await self.credentials.get(deployment.credentials)
 
-    async def _call(self, ctx: RequestContext, target: Target) -> ChatCall:
+    async def _call(self, ctx: RequestContext, target: Target, *, caught_up: bool = False) -> ChatCall:
         return ChatCall(ctx.body, target.deployment, await self._credential(target.deployment), ctx.request_id,
-                        native=ctx.native)
+                        native=ctx.native, caught_up=caught_up)
 
     async def _complete(self, ctx: RequestContext, target: Target) -> ChatResult:
         call = await self._call(ctx, target)
@@ -99,19 +109,22 @@ class Pipeline:
         with waiting_upstream(ctx):
             return await provider.complete(call)
 
-    async def _open_stream(self, ctx: RequestContext, target: Target) -> tuple[StreamEvent,
-                                                                                AsyncIterator[StreamEvent]]:
+    async def _open_stream(self, ctx: RequestContext, target: Target) -> _Opened:
         """Start the upstream stream and wait for its first event, so a failure before the
         first byte can still fail over (and reach the client as a proper HTTP status)."""
-        events = self.providers.chat(target.deployment.provider).stream(await self._call(ctx, target))
+        provider = self.providers.chat(target.deployment.provider)
+        marks = getattr(provider, "marks_caught_up", False) is True
+        events = provider.stream(await self._call(ctx, target, caught_up=marks))
         try:
             with waiting_upstream(ctx):
                 first = await anext(events)
+                while isinstance(first, CaughtUp):  # a read that brought no whole event
+                    first = await anext(events)
         except StopAsyncIteration:
             raise UpstreamError("upstream closed the stream without a response", status=502,
                                 retryable=True, code="truncated") from None
         ctx.first_token_s = ctx.elapsed_s()
-        return first, events
+        return _Opened(first, events, marks)
 
     async def _embeddings(self, ctx: RequestContext, ran: list[Stage]) -> Outcome:
         async def attempt(target: Target) -> Any:
@@ -141,31 +154,51 @@ class Pipeline:
         ctx.result = verdict
         return verdict
 
-    def _client_stream(self, ctx: RequestContext, first: StreamEvent, events: AsyncIterator[StreamEvent],
-                       ran: list[Stage]) -> AsyncIterator[bytes]:
-        return _SettlingStream(ctx, self._frames(ctx, first, events, FilterChain.of(ran)),
-                               lambda: self._end_stream(ctx, events, ran))
+    def _client_stream(self, ctx: RequestContext, opened: _Opened, ran: list[Stage]) -> AsyncIterator[bytes]:
+        return _SettlingStream(ctx, self._frames(ctx, opened, FilterChain.of(ran)),
+                               lambda: self._end_stream(ctx, opened.events, ran))
 
-    async def _frames(self, ctx: RequestContext, first: StreamEvent, events: AsyncIterator[StreamEvent],
-                      chain: FilterChain) -> AsyncIterator[bytes]:
+    async def _frames(self, ctx: RequestContext, opened: _Opened, chain: FilterChain) -> AsyncIterator[bytes]:
         """The client's SSE frames, in its API's framing; usage is lifted out and re-emitted only
         if the client's API or options ask for it. Generated text is kept (to bill it if the
-        upstream never reports usage) before any filter sees it."""
+        upstream never reports usage) before any filter sees it.
+
+        From a provider that marks where it has caught up with its upstream (`CAUGHT_UP`: the
+        next event needs a read), the frames of one upstream read go out together at the mark,
+        and the first frame with text at once, with what came before it (time to first token):
+        no frame waits on the upstream, and a burst of events costs one write, not one each (a
+        send, a wake-up and a read on both sides). From any other provider, each goes at once."""
         codec = ctx.codec
         out = _ClientFrames(ctx, chain, lambda: _final_usage(ctx))
         clock, filtered = time.perf_counter, bool(chain)
+        events, marks = opened.events, opened.marks
+        held: list[bytes] = []
+        first_text = True  # still to come
         try:
-            event: StreamEvent | None = first
+            event: StreamItem | None = opened.first
             while event is not None:
-                if isinstance(event, Usage):
+                if isinstance(event, CaughtUp):
+                    if held:
+                        yield b"".join(held)
+                        held.clear()
+                elif isinstance(event, Usage):
                     ctx.usage = event
                 else:
                     collect_stream_text(ctx, event)
                     framed = await out.feed(event) if filtered else out.frame_one(event)
-                    if framed:
-                        yield framed
                     if out.stopped:
+                        yield b"".join(held) + framed
                         return
+                    if not framed:
+                        pass
+                    elif not marks:
+                        yield framed
+                    else:
+                        held.append(framed)
+                        if first_text and carries_text(event):
+                            first_text = False
+                            yield b"".join(held)
+                            held.clear()
                 # waiting_upstream, inline: this runs once per event
                 started = clock()
                 try:
@@ -174,11 +207,11 @@ class Pipeline:
                     event = None
                 finally:
                     ctx.upstream_s += clock() - started
-            yield await out.finish()
+            yield b"".join(held) + await out.finish()
         except UpstreamError as exc:
             ctx.error, ctx.status = exc, exc.status
             self.router.stream_failed(ctx, exc)  # counts against the deployment's breaker
-            yield codec.error(exc)
+            yield b"".join(held) + codec.error(exc)
         except (GeneratorExit, asyncio.CancelledError):
             # The client went away mid-stream (or the server is shutting down).
             ctx.disconnected = True
@@ -190,9 +223,9 @@ class Pipeline:
             self.observer.logger.exception("stream failed", extra={"request_id": ctx.request_id})
             error = GatewayError(f"internal error ({type(exc).__name__}); see the gateway log")
             ctx.error, ctx.status = error, error.status
-            yield codec.error(error)
+            yield b"".join(held) + codec.error(error)
 
-    async def _end_stream(self, ctx: RequestContext, events: AsyncIterator[StreamEvent], ran: list[Stage]) -> None:
+    async def _end_stream(self, ctx: RequestContext, events: AsyncIterator[StreamItem], ran: list[Stage]) -> None:
         with anyio.CancelScope(shield=True):
             await _close(events)  # cancels the upstream call if it is still running
             settle_usage(ctx)
@@ -214,14 +247,21 @@ class Pipeline:
         usage = short.result.usage or Usage()
 
         async def replay() -> AsyncIterator[bytes]:
+            # As `_frames`: the first text at once with what came before it, then the rest (all here).
             out = _ClientFrames(ctx, chain, lambda: usage)
+            held: list[bytes] = []
+            first_text = True
             for chunk in chunks:
                 framed = await out.feed(chunk)
-                if framed:
-                    yield framed
                 if out.stopped:
+                    yield b"".join(held) + framed
                     return
-            yield await out.finish()
+                held.append(framed)
+                if first_text and carries_text(chunk):
+                    first_text = False
+                    yield b"".join(held)
+                    held.clear()
+            yield b"".join(held) + await out.finish()
 
         async def settle() -> None:
             with anyio.CancelScope(shield=True):
@@ -257,6 +297,15 @@ class Pipeline:
             self.observer.request_done(ctx)
         except Exception:
             self.observer.logger.exception("request log failed", extra={"request_id": ctx.request_id})
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """An upstream stream that has sent its first event; `marks`: it yields CAUGHT_UP marks."""
+
+    first: StreamEvent
+    events: AsyncIterator[StreamItem]
+    marks: bool
 
 
 class _ClientFrames:

@@ -41,6 +41,23 @@ ChatChunk = dict[str, Any]
 StreamEvent = ChatChunk | Usage
 
 
+class CaughtUp:
+    """Between events of a stream whose `ChatCall` asked for `caught_up` marks: every event the
+    upstream has sent so far has been yielded, so the next one needs a read and may take a
+    while. The pipeline sends what it framed in the meantime then, in one write, instead of a
+    write per event (a burst of events from one read costs a send, a wake-up and a read each,
+    on both sides). A provider that cannot tell yields none: every event is then sent at once."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "CAUGHT_UP"
+
+
+CAUGHT_UP = CaughtUp()
+StreamItem = StreamEvent | CaughtUp  # what a provider's stream yields
+
+
 class NativeChunk(dict[str, Any]):
     """A canonical chunk (possibly with empty `choices`, for frames such as `ping`) that also
     carries the upstream's SSE frame(s) verbatim, for a client that speaks the upstream's API.
@@ -89,6 +106,8 @@ class ChatCall:
     credential: Credential | None
     request_id: str
     native: NativeRequest | None = None
+    # A stream may yield CAUGHT_UP marks: asked of a provider with `marks_caught_up = True`.
+    caught_up: bool = False
 
 
 @dataclass(slots=True)
@@ -115,7 +134,7 @@ class EmbeddingsResult:
 class ChatProvider(Protocol):
     async def complete(self, call: ChatCall) -> ChatResult: ...
 
-    def stream(self, call: ChatCall) -> AsyncIterator[StreamEvent]: ...
+    def stream(self, call: ChatCall) -> AsyncIterator[StreamItem]: ...
 
 
 @runtime_checkable

@@ -14,7 +14,7 @@ import httpx
 
 from aigw.config.models import Deployment
 from aigw.errors import TRUNCATED, GatewayError, UpstreamError
-from aigw.providers.base import ChatCall, ChatResult, StreamEvent
+from aigw.providers.base import CAUGHT_UP, ChatCall, ChatResult, StreamEvent, StreamItem
 from aigw.providers.sse import SSEEvent, iter_sse_bytes, loads
 from aigw.providers.upstream_client import UpstreamClient, iter_body
 
@@ -133,6 +133,8 @@ class HttpChatProvider:
     """`ChatProvider` over HTTP: per call, the translator for (the client's API, this provider's
     API) from the registry's table, else the canonical OpenAI-shaped one."""
 
+    marks_caught_up = True  # its streams yield CAUGHT_UP when asked (ChatCall.caught_up)
+
     def __init__(self, client: httpx.AsyncClient, translators: Mapping[str, TranslatorFactory]) -> None:
         if "openai" not in translators:
             raise ValueError("an HTTP provider needs the translator for the canonical (openai) body")
@@ -191,7 +193,7 @@ class HttpChatProvider:
         except Exception as exc:  # whatever an upstream sends, the client gets a clean 502
             raise not_understood("response", exc) from None
 
-    async def stream(self, call: ChatCall) -> AsyncIterator[StreamEvent]:
+    async def stream(self, call: ChatCall) -> AsyncIterator[StreamItem]:
         translator = self._translator(call)
         request = self._build(translator.request(call, stream=True), call)
         try:
@@ -206,7 +208,10 @@ class HttpChatProvider:
             broken: UpstreamError | None = None
             try:
                 body = iter_body(response)
-                async for event in iter_sse_bytes(body):
+                async for event in iter_sse_bytes(body, caught_up=call.caught_up):
+                    if event is None:  # the events of this read are out; the next needs a read
+                        yield CAUGHT_UP
+                        continue
                     for item in translator.stream_event(event):
                         yield item
                     if translator.ended():

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 from aigw.fastjson import loads_strict
 
@@ -17,13 +17,23 @@ class SSEEvent:
     data: str
 
 
-async def iter_sse_bytes(chunks: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent]:
+@overload
+def iter_sse_bytes(chunks: AsyncIterator[bytes], *,
+                   caught_up: Literal[False] = False) -> AsyncIterator[SSEEvent]: ...
+
+
+@overload
+def iter_sse_bytes(chunks: AsyncIterator[bytes], *, caught_up: bool) -> AsyncIterator[SSEEvent | None]: ...
+
+
+async def iter_sse_bytes(chunks: AsyncIterator[bytes], *, caught_up: bool = False) -> AsyncIterator[SSEEvent | None]:
     """Events from the raw body (httpx `aiter_bytes`): the fast path of `iter_sse(aiter_lines())`.
 
     httpx's line reader decodes text through four incremental layers per chunk, and it splits
     lines like `str.splitlines` (also at U+2028, U+0085, form feeds...), which breaks a JSON
     data line carrying one of those characters raw. SSE lines end only at CR, LF or CRLF
-    (WHATWG), which is what this splits on, in bytes, before decoding each line as UTF-8."""
+    (WHATWG), which is what this splits on, in bytes, before decoding each line as UTF-8.
+    With `caught_up`, a None follows the events of each chunk: the next one needs a read."""
     event: str | None = None
     data: list[str] = []
     pending: list[bytes] = []  # the start of a line not yet ended
@@ -55,6 +65,8 @@ async def iter_sse_bytes(chunks: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent
                 event, data = None, []
             else:
                 event = _field(raw.decode("utf-8", "replace"), event, data)
+        if caught_up:
+            yield None
     if pending:
         event = _field(b"".join(pending).decode("utf-8", "replace"), event, data)
     if data:

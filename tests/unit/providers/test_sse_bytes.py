@@ -69,3 +69,30 @@ def test_lines_end_only_at_cr_and_lf() -> None:
     """A raw U+2028 or form feed inside a JSON data line is data (the reference split it there)."""
     raw = 'data: {"content":"a\u2028b\x0cc\x85d"}\n\n'.encode()
     assert asyncio.run(fast([raw[:9], raw[9:]])) == [SSEEvent(None, '{"content":"a\u2028b\x0cc\x85d"}')]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(LINE, END), max_size=12), st.lists(st.integers(0, 10_000), max_size=8))
+def test_caught_up_marks_fall_between_reads(lines: list[tuple[str, str]], cuts: list[int]) -> None:
+    """With `caught_up`, the same events, and at most one None per chunk read, after the events
+    that chunk completed (the pipeline sends what it framed then: the next needs a read)."""
+    parts = split("".join(line + end for line, end in lines).encode(), cuts)
+    read: list[int] = []
+
+    async def counted() -> AsyncIterator[bytes]:
+        for part in parts:
+            read.append(1)
+            yield part
+
+    async def marked() -> tuple[list[SSEEvent], list[int]]:
+        events, marks = [], []
+        async for item in iter_sse_bytes(counted(), caught_up=True):
+            if item is None:
+                marks.append(len(read))
+            else:
+                events.append(item)
+        return events, marks
+
+    events, marks = asyncio.run(marked())
+    assert events == asyncio.run(fast(parts))
+    assert marks == sorted(set(marks))  # one per read at most, in order
