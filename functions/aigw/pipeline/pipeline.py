@@ -15,10 +15,8 @@ filter, broken upstream, or client gone (the upstream call is then cancelled).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import anyio
@@ -29,9 +27,10 @@ from aigw.errors import GatewayError, UpstreamError
 from aigw.lambda_ext.deferred import defer
 from aigw.observability import Observer
 from aigw.pipeline.accounting import carries_text, collect_stream_text, completion_text, settle_usage
-from aigw.pipeline.codec import stop_chunk, stopped_body
+from aigw.pipeline.codec import stopped_body
 from aigw.pipeline.context import RequestContext
 from aigw.pipeline.filters import FilterChain
+from aigw.pipeline.frames import ClientFrames, Opened, SettlingStream, close_quietly
 from aigw.pipeline.headers import response_headers
 from aigw.pipeline.outcome import JsonOutcome, Outcome, StreamOutcome
 from aigw.pipeline.replay import completion_to_chunks
@@ -40,11 +39,9 @@ from aigw.pricing.cost import Usage
 from aigw.providers.base import (
     CaughtUp,
     ChatCall,
-    ChatChunk,
     ChatResult,
     Credential,
     EmbeddingsCall,
-    StreamEvent,
     StreamItem,
 )
 from aigw.providers.registry import ProviderRegistry
@@ -109,7 +106,7 @@ class Pipeline:
         with waiting_upstream(ctx):
             return await provider.complete(call)
 
-    async def _open_stream(self, ctx: RequestContext, target: Target) -> _Opened:
+    async def _open_stream(self, ctx: RequestContext, target: Target) -> Opened:
         """Start the upstream stream and wait for its first event, so a failure before the
         first byte can still fail over (and reach the client as a proper HTTP status)."""
         provider = self.providers.chat(target.deployment.provider)
@@ -124,7 +121,7 @@ class Pipeline:
             raise UpstreamError("upstream closed the stream without a response", status=502,
                                 retryable=True, code="truncated") from None
         ctx.first_token_s = ctx.elapsed_s()
-        return _Opened(first, events, marks)
+        return Opened(first, events, marks)
 
     async def _embeddings(self, ctx: RequestContext, ran: list[Stage]) -> Outcome:
         async def attempt(target: Target) -> Any:
@@ -154,11 +151,11 @@ class Pipeline:
         ctx.result = verdict
         return verdict
 
-    def _client_stream(self, ctx: RequestContext, opened: _Opened, ran: list[Stage]) -> AsyncIterator[bytes]:
-        return _SettlingStream(ctx, self._frames(ctx, opened, FilterChain.of(ran)),
-                               lambda: self._end_stream(ctx, opened.events, ran))
+    def _client_stream(self, ctx: RequestContext, opened: Opened, ran: list[Stage]) -> AsyncIterator[bytes]:
+        return SettlingStream(ctx, self._frames(ctx, opened, FilterChain.of(ran)),
+                              lambda: self._end_stream(ctx, opened.events, ran))
 
-    async def _frames(self, ctx: RequestContext, opened: _Opened, chain: FilterChain) -> AsyncIterator[bytes]:
+    async def _frames(self, ctx: RequestContext, opened: Opened, chain: FilterChain) -> AsyncIterator[bytes]:
         """The client's SSE frames, in its API's framing; usage is lifted out and re-emitted only
         if the client's API or options ask for it. Generated text is kept (to bill it if the
         upstream never reports usage) before any filter sees it.
@@ -169,7 +166,7 @@ class Pipeline:
         no frame waits on the upstream, and a burst of events costs one write, not one each (a
         send, a wake-up and a read on both sides). From any other provider, each goes at once."""
         codec = ctx.codec
-        out = _ClientFrames(ctx, chain, lambda: _final_usage(ctx))
+        out = ClientFrames(ctx, chain, lambda: _final_usage(ctx))
         clock, filtered = time.perf_counter, bool(chain)
         events, marks = opened.events, opened.marks
         held: list[bytes] = []
@@ -227,7 +224,7 @@ class Pipeline:
 
     async def _end_stream(self, ctx: RequestContext, events: AsyncIterator[StreamItem], ran: list[Stage]) -> None:
         with anyio.CancelScope(shield=True):
-            await _close(events)  # cancels the upstream call if it is still running
+            await close_quietly(events)  # cancels the upstream call if it is still running
             settle_usage(ctx)
             self.router.stream_ended(ctx, ctx.usage)
             self.observer.stream_end(ctx)
@@ -248,7 +245,7 @@ class Pipeline:
 
         async def replay() -> AsyncIterator[bytes]:
             # As `_frames`: the first text at once with what came before it, then the rest (all here).
-            out = _ClientFrames(ctx, chain, lambda: usage)
+            out = ClientFrames(ctx, chain, lambda: usage)
             held: list[bytes] = []
             first_text = True
             for chunk in chunks:
@@ -269,7 +266,7 @@ class Pipeline:
                 await self._finish(ctx, ran)
 
         headers = response_headers(ctx)
-        return StreamOutcome(_SettlingStream(ctx, replay(), settle), headers)
+        return StreamOutcome(SettlingStream(ctx, replay(), settle), headers)
 
     async def _fail(self, ctx: RequestContext, exc: GatewayError, ran: list[Stage]) -> None:
         ctx.error, ctx.status = exc, exc.status
@@ -297,102 +294,6 @@ class Pipeline:
             self.observer.request_done(ctx)
         except Exception:
             self.observer.logger.exception("request log failed", extra={"request_id": ctx.request_id})
-
-
-@dataclass(frozen=True, slots=True)
-class _Opened:
-    """An upstream stream that has sent its first event; `marks`: it yields CAUGHT_UP marks."""
-
-    first: StreamEvent
-    events: AsyncIterator[StreamItem]
-    marks: bool
-
-
-class _ClientFrames:
-    """Chunks on their way to the client: through the output filters, framed by the codec, and
-    ended by the codec's end or, when a filter stops the answer, the way the client's API ends
-    a filtered answer. Shared by upstream streams and cache replays."""
-
-    __slots__ = ("_chain", "_ctx", "_last", "_usage", "stopped")
-
-    def __init__(self, ctx: RequestContext, chain: FilterChain, usage: Callable[[], Usage]) -> None:
-        self._ctx = ctx
-        self._chain = chain
-        self._usage = usage
-        self._last: ChatChunk | None = None
-        self.stopped = False
-
-    def frame_one(self, chunk: ChatChunk) -> bytes:
-        """`feed` with no output filter: the chunk, framed."""
-        self._last = chunk
-        return self._ctx.codec.chunk(chunk)
-
-    async def feed(self, chunk: ChatChunk) -> bytes:
-        out = await self._chain.chunk(self._ctx, chunk) if self._chain else (chunk,)
-        return self._stop(out) if isinstance(out, Stop) else self._frame(out)
-
-    async def finish(self) -> bytes:
-        tail = await self._chain.end(self._ctx) if self._chain else ()
-        if isinstance(tail, Stop):
-            return self._stop(tail)
-        return self._frame(tail) + self._ctx.codec.end(self._last, self._usage)
-
-    def _frame(self, chunks: Sequence[ChatChunk]) -> bytes:
-        codec = self._ctx.codec
-        framed = b""
-        for chunk in chunks:
-            self._last = chunk
-            framed += codec.chunk(chunk)
-        return framed
-
-    def _stop(self, stop: Stop) -> bytes:
-        self.stopped = True
-        self._ctx.stopped = stop
-        codec = self._ctx.codec
-        return codec.chunk(stop_chunk(self._last, stop.reason)) + codec.end(self._last, self._usage)
-
-
-class _SettlingStream:
-    """The client's stream, settled exactly once however it ends: completed, broken, client
-    gone mid-way, or never started (the client left before the first frame was sent)."""
-
-    def __init__(self, ctx: RequestContext, frames: AsyncIterator[bytes],
-                 end: Callable[[], Awaitable[None]]) -> None:
-        self._ctx = ctx
-        self._frames = frames
-        self._end = end
-        self._started = False
-        self._ended = False
-
-    def __aiter__(self) -> _SettlingStream:
-        return self
-
-    async def __anext__(self) -> bytes:
-        self._started = True
-        try:
-            return await anext(self._frames)
-        except BaseException:  # StopAsyncIteration included: the stream is over either way
-            await self._settle()
-            raise
-
-    async def aclose(self) -> None:
-        if not self._started and not self._ended:
-            self._ctx.disconnected, self._ctx.status = True, 499
-        with anyio.CancelScope(shield=True):
-            await _close(self._frames)
-        await self._settle()
-
-    async def _settle(self) -> None:
-        if not self._ended:
-            self._ended = True
-            await self._end()
-
-
-async def _close(events: AsyncIterator[Any]) -> None:
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        with contextlib.suppress(Exception):  # a broken upstream may fail again while closing
-            await aclose()
 
 
 def _final_usage(ctx: RequestContext) -> Usage:

@@ -1,0 +1,115 @@
+"""The client's side of a stream: chunks through the output filters and the codec
+(`ClientFrames`), and a stream that is settled exactly once however it ends (`SettlingStream`).
+Shared by upstream streams and cache replays (pipeline.py)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from aigw.pipeline.codec import stop_chunk
+from aigw.pipeline.context import RequestContext
+from aigw.pipeline.filters import FilterChain
+from aigw.pipeline.stages import Stop
+from aigw.pricing.cost import Usage
+from aigw.providers.base import ChatChunk, StreamEvent, StreamItem
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """An upstream stream that has sent its first event; `marks`: it yields CAUGHT_UP marks."""
+
+    first: StreamEvent
+    events: AsyncIterator[StreamItem]
+    marks: bool
+
+
+class ClientFrames:
+    """Chunks on their way to the client: through the output filters, framed by the codec, and
+    ended by the codec's end or, when a filter stops the answer, the way the client's API ends
+    a filtered answer. Shared by upstream streams and cache replays."""
+
+    __slots__ = ("_chain", "_ctx", "_last", "_usage", "stopped")
+
+    def __init__(self, ctx: RequestContext, chain: FilterChain, usage: Callable[[], Usage]) -> None:
+        self._ctx = ctx
+        self._chain = chain
+        self._usage = usage
+        self._last: ChatChunk | None = None
+        self.stopped = False
+
+    def frame_one(self, chunk: ChatChunk) -> bytes:
+        """`feed` with no output filter: the chunk, framed."""
+        self._last = chunk
+        return self._ctx.codec.chunk(chunk)
+
+    async def feed(self, chunk: ChatChunk) -> bytes:
+        out = await self._chain.chunk(self._ctx, chunk) if self._chain else (chunk,)
+        return self._stop(out) if isinstance(out, Stop) else self._frame(out)
+
+    async def finish(self) -> bytes:
+        tail = await self._chain.end(self._ctx) if self._chain else ()
+        if isinstance(tail, Stop):
+            return self._stop(tail)
+        return self._frame(tail) + self._ctx.codec.end(self._last, self._usage)
+
+    def _frame(self, chunks: Sequence[ChatChunk]) -> bytes:
+        codec = self._ctx.codec
+        framed = b""
+        for chunk in chunks:
+            self._last = chunk
+            framed += codec.chunk(chunk)
+        return framed
+
+    def _stop(self, stop: Stop) -> bytes:
+        self.stopped = True
+        self._ctx.stopped = stop
+        codec = self._ctx.codec
+        return codec.chunk(stop_chunk(self._last, stop.reason)) + codec.end(self._last, self._usage)
+
+
+class SettlingStream:
+    """The client's stream, settled exactly once however it ends: completed, broken, client
+    gone mid-way, or never started (the client left before the first frame was sent)."""
+
+    def __init__(self, ctx: RequestContext, frames: AsyncIterator[bytes],
+                 end: Callable[[], Awaitable[None]]) -> None:
+        self._ctx = ctx
+        self._frames = frames
+        self._end = end
+        self._started = False
+        self._ended = False
+
+    def __aiter__(self) -> SettlingStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        self._started = True
+        try:
+            return await anext(self._frames)
+        except BaseException:  # StopAsyncIteration included: the stream is over either way
+            await self._settle()
+            raise
+
+    async def aclose(self) -> None:
+        if not self._started and not self._ended:
+            self._ctx.disconnected, self._ctx.status = True, 499
+        with anyio.CancelScope(shield=True):
+            await close_quietly(self._frames)
+        await self._settle()
+
+    async def _settle(self) -> None:
+        if not self._ended:
+            self._ended = True
+            await self._end()
+
+
+async def close_quietly(events: AsyncIterator[Any]) -> None:
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):  # a broken upstream may fail again while closing
+            await aclose()
