@@ -9,14 +9,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-
 from aigw.pipeline.codec import stop_chunk
 from aigw.pipeline.context import RequestContext
 from aigw.pipeline.filters import FilterChain
 from aigw.pipeline.stages import Stop
 from aigw.pricing.cost import Usage
 from aigw.providers.base import ChatChunk, StreamEvent, StreamItem
+from aigw.scopes import cancel_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +97,7 @@ class SettlingStream:
     async def aclose(self) -> None:
         if not self._started and not self._ended:
             self._ctx.disconnected, self._ctx.status = True, 499
-        with anyio.CancelScope(shield=True):
+        with cancel_scope(shield=True):
             await close_quietly(self._frames)
         await self._settle()
 

@@ -19,8 +19,6 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-import anyio
-
 from aigw.config.models import Deployment
 from aigw.credentials import CredentialStore
 from aigw.errors import GatewayError, UpstreamError
@@ -47,6 +45,7 @@ from aigw.providers.base import (
 from aigw.providers.registry import ProviderRegistry
 from aigw.routing.attempts import waiting_upstream
 from aigw.routing.router import Router, Target
+from aigw.scopes import cancel_scope
 
 
 class Pipeline:
@@ -223,7 +222,7 @@ class Pipeline:
             yield b"".join(held) + codec.error(error)
 
     async def _end_stream(self, ctx: RequestContext, events: AsyncIterator[StreamItem], ran: list[Stage]) -> None:
-        with anyio.CancelScope(shield=True):
+        with cancel_scope(shield=True):
             await close_quietly(events)  # cancels the upstream call if it is still running
             settle_usage(ctx)
             self.router.stream_ended(ctx, ctx.usage)
@@ -261,7 +260,7 @@ class Pipeline:
             yield b"".join(held) + await out.finish()
 
         async def settle() -> None:
-            with anyio.CancelScope(shield=True):
+            with cancel_scope(shield=True):
                 self.observer.stream_end(ctx)
                 await self._finish(ctx, ran)
 
