@@ -34,14 +34,7 @@ from aigw.pipeline.outcome import JsonOutcome, Outcome, StreamOutcome
 from aigw.pipeline.replay import completion_to_chunks
 from aigw.pipeline.stages import Reject, Respond, Stage, Stop
 from aigw.pricing.cost import Usage
-from aigw.providers.base import (
-    CaughtUp,
-    ChatCall,
-    ChatResult,
-    Credential,
-    EmbeddingsCall,
-    StreamItem,
-)
+from aigw.providers.base import CaughtUp, ChatCall, ChatResult, Credential, EmbeddingsCall, StreamItem
 from aigw.providers.registry import ProviderRegistry
 from aigw.routing.attempts import waiting_upstream
 from aigw.routing.router import Router, Target
@@ -185,11 +178,9 @@ class Pipeline:
                     if out.stopped:
                         yield b"".join(held) + framed
                         return
-                    if not framed:
-                        pass
-                    elif not marks:
+                    if framed and not marks:
                         yield framed
-                    else:
+                    elif framed:
                         held.append(framed)
                         if first_text and carries_text(event):
                             first_text = False
