@@ -3,9 +3,10 @@
 
 Calls the gateway's ASGI app directly (no client socket, no client library in this process)
 on the core path (no stages), against the fake OpenAI upstream in a child process, and prints
-the wall time per request including the upstream's own. Run it alternately on two checkouts
-(`--tree`) to compare them: this VM's speed drifts, so compare the best of a few alternating
-runs. `--phases` (non-stream) splits a request at its steps: key, body, validation and context,
+the wall time per request including the upstream's own, and this process's CPU time per
+request (the gateway's own work: the upstream's runs in its child). Run it alternately on two
+checkouts (`--tree`) to compare them: this VM's speed drifts, so compare the best of a few
+alternating runs. `--phases` (non-stream) splits a request at its steps: key, body, validation and context,
 pipeline to request, request building, framing and write, the upstream, the body read,
 translation and usage, the log line and EMF, the JSON answer.
 """
@@ -49,11 +50,11 @@ def main() -> None:
         app = _app(f"http://127.0.0.1:{port}/v1")
         marks: list[dict[str, float]] = []
         body = json.dumps(STREAM_BODY if args.kind == "stream" else BODY).encode()
-        elapsed = asyncio.run(_run(app, body, args.requests, marks if args.phases else None))
+        elapsed, cpu = asyncio.run(_run(app, body, args.requests, marks if args.phases else None))
     finally:
         upstream.terminate()
     print(f"{args.kind} ({tree.name}): {1000 * elapsed / args.requests:.3f} ms per request, wall, "
-          f"the upstream's time included")
+          f"the upstream's time included; the gateway's CPU {1e6 * cpu / args.requests:.0f} us per request")
     if args.phases:
         _print_phases(marks)
 
@@ -72,13 +73,13 @@ def _app(upstream: str) -> Any:
     return create_app(services, warm=False)
 
 
-async def _run(app: Any, body: bytes, n: int, marks: list[dict[str, float]] | None) -> float:
+async def _run(app: Any, body: bytes, n: int, marks: list[dict[str, float]] | None) -> tuple[float, float]:
     current: dict[str, float] = {}
     for _ in range(300):  # warm: the key cache, the connection, first-use imports
         await _one(app, body, current)
     if marks is not None:
         _instrument(current)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for _ in range(n):
         current.clear()
         current["start"] = time.perf_counter()
@@ -86,7 +87,7 @@ async def _run(app: Any, body: bytes, n: int, marks: list[dict[str, float]] | No
         current["answered"] = time.perf_counter()
         if marks is not None:
             marks.append(dict(current))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 async def _one(app: Any, body: bytes, current: dict[str, float]) -> None:
