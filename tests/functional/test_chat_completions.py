@@ -3,6 +3,8 @@ a fake OpenAI upstream speaking the real wire format."""
 
 from __future__ import annotations
 
+import itertools
+import time
 from typing import Any
 
 import httpx
@@ -93,6 +95,19 @@ def test_stream_with_include_usage_ends_with_usage_chunk(gw: Any) -> None:
     assert (chunks[-1].usage.prompt_tokens, chunks[-1].usage.completion_tokens) == (18, 8)
     assert all(c.usage is None for c in chunks[:-1])
 
+
+
+def test_a_paced_upstream_s_words_reach_the_client_as_they_come(gw: Any, fake_openai: Any) -> None:
+    """Frames of one upstream read go out together; none waits for the upstream's next read:
+    with the upstream pausing between words, each word arrives on its own, a pause apart."""
+    fake_openai.fake.word_delay_s = 0.12
+    arrivals: list[tuple[float, str]] = []
+    for c in client(gw).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True):
+        if c.choices and c.choices[0].delta.content:
+            arrivals.append((time.monotonic(), c.choices[0].delta.content))
+    assert "".join(text for _, text in arrivals) == "Hello from gpt-4o-mini: you said hello there gateway"
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(arrivals)]
+    assert len(gaps) >= 5 and min(gaps) > 0.06, gaps  # held frames would arrive together (gap ~0)
 
 async def test_async_client_streaming_and_not(gw: Any) -> None:
     async with openai.AsyncOpenAI(base_url=gw.base_url, api_key=gw.key, max_retries=0) as aclient:
