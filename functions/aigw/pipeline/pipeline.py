@@ -15,7 +15,6 @@ filter, broken upstream, or client gone (the upstream call is then cancelled).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -159,7 +158,7 @@ class Pipeline:
         send, a wake-up and a read on both sides). From any other provider, each goes at once."""
         codec = ctx.codec
         out = ClientFrames(ctx, chain, lambda: _final_usage(ctx))
-        clock, filtered = time.perf_counter, bool(chain)
+        filtered = bool(chain)
         events, marks = opened.events, opened.marks
         held: list[bytes] = []
         first_text = True  # still to come
@@ -186,14 +185,11 @@ class Pipeline:
                             first_text = False
                             yield b"".join(held)
                             held.clear()
-                # waiting_upstream, inline: this runs once per event
-                started = clock()
                 try:
-                    event = await anext(events)
+                    with waiting_upstream(ctx):
+                        event = await anext(events)
                 except StopAsyncIteration:
                     event = None
-                finally:
-                    ctx.upstream_s += clock() - started
             yield b"".join(held) + await out.finish()
         except UpstreamError as exc:
             ctx.error, ctx.status = exc, exc.status
