@@ -34,29 +34,19 @@ _log = logging.getLogger("httpx")
 
 
 async def _read(response: httpx.Response) -> None:
-    """`response.aread()`: for a body sent as is (no Content-Encoding), without the decoder and
-    chunker layers httpx runs each part through; otherwise httpx's own."""
-    if "content-encoding" in response.headers:
+    """`response.aread()`: for a body sent as is (no Content-Encoding), `iter_body` joined;
+    otherwise httpx's own."""
+    if "content-encoding" in response.headers or hasattr(response, "_content"):
         await response.aread()
         return
-    response.is_stream_consumed = True
-    parts = []
-    try:
-        async for part in response.stream:  # type: ignore[union-attr]
-            parts.append(part)
-    except httpx.RequestError as exc:  # what httpx's request_context does
-        exc.request = response.request
-        raise
-    response._content = content = b"".join(parts)
-    response._num_bytes_downloaded = len(content)
-    await response.aclose()
+    response._content = b"".join([part async for part in iter_body(response)])
 
 
 async def iter_body(response: httpx.Response) -> AsyncIterator[bytes]:
     """`response.aiter_bytes()`: for a body sent as is (no Content-Encoding), straight from the
     transport (one iterator where httpx has two, with a decoder and a chunker per part, for
     every read of a stream); otherwise httpx's own. Closes the response at the end, as httpx's does."""
-    if "content-encoding" in response.headers:
+    if "content-encoding" in response.headers or hasattr(response, "_content"):  # (or read already)
         async for part in response.aiter_bytes():
             yield part
         return
