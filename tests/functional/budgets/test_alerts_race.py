@@ -9,7 +9,6 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -28,17 +27,10 @@ from tests.functional.budgets.helpers import (
     shard_snapshots,
     snapshots,
 )
-from tests.functional.fuzz.moto_process import ChildMoto, moto_local
+from tests.functional.fuzz.moto_process import local_aws_in_a_child  # noqa: F401 (local_aws, in a child)
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def local_aws() -> Iterator[ChildMoto]:
-    """moto (DynamoDB, EventBridge, SQS) in a child process, as for the budget races: the
-    settlement writes run beside the gateway, not under its GIL."""
-    with moto_local() as local:
-        yield local
 
 TOTAL = 200
 MAX_TOKENS = 4

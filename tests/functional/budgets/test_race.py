@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -29,16 +28,10 @@ from tests.functional.budgets.helpers import (
     run_load,
     snapshots,
 )
-from tests.functional.fuzz.moto_process import ChildMoto, moto_local
+from tests.functional.fuzz.moto_process import local_aws_in_a_child  # noqa: F401 (local_aws, in a child)
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def local_aws() -> Iterator[ChildMoto]:
-    """moto in a child process: the race's settlement writes run beside the gateway, not under its GIL."""
-    with moto_local() as local:
-        yield local
 
 MAX_TOKENS = 30
 TEXT = "count the budget words please"

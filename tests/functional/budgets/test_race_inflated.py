@@ -25,16 +25,10 @@ from aigw.budgets.spec import Budget
 from aigw.local.environment import serve_in_thread
 from tests.fakes.inflating_upstream import InflatingUpstream
 from tests.functional.budgets.helpers import Poller, budget_items, key_id_of, run_load, snapshots
-from tests.functional.fuzz.moto_process import ChildMoto, moto_local
+from tests.functional.fuzz.moto_process import local_aws_in_a_child  # noqa: F401 (local_aws, in a child)
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def local_aws() -> Iterator[ChildMoto]:
-    """moto in a child process: the race's settlement writes run beside the gateway, not under its GIL."""
-    with moto_local() as local:
-        yield local
 
 TOTAL = 200
 PRICE = {"input_per_mtok": 1.0, "output_per_mtok": 2.0}

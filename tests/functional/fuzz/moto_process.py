@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import pytest
+
 from aigw.aws import AwsResources
 from aigw.local.moto_server import LOCAL_AWS_ENV
 from aigw.local.resources import create_tables
@@ -46,6 +48,15 @@ def moto_local() -> Iterator[ChildMoto]:
     is mostly settlement writes, which in-process moto would run under the gateway's GIL."""
     with _child() as (url, aws):
         yield ChildMoto(aws, url)
+
+
+@pytest.fixture(scope="module", name="local_aws")
+def local_aws_in_a_child() -> Iterator[ChildMoto]:
+    """The `local_aws` fixture for a module that imports this one: moto (DynamoDB, EventBridge,
+    SQS...) in a child process, so a race's settlement writes run beside the gateway, not under
+    its GIL."""
+    with moto_local() as local:
+        yield local
 
 
 @contextmanager
