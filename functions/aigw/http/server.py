@@ -8,9 +8,9 @@ or the end of the current event-loop turn, whichever comes first, and goes out w
 write: Starlette writes a JSON body in the same turn as its head, and the pipeline's first
 stream frame is ready when its response starts (the stream opens on the upstream's first
 event). A head with nothing after it (HEAD, a stream whose first frame is not ready) still
-leaves at once. Writes are otherwise passed straight on: gathering a stream's frames per loop
-turn was measured too, and it saved writes but delayed the first token by the time the rest
-of the upstream read took to translate.
+leaves at once. Writes are otherwise passed straight on: a stream's frames are gathered where
+the pipeline knows what they carry (one write per upstream read, the first text at once:
+pipeline.py `_frames`), not here, where gathering per loop turn delayed the first token.
 
     uvicorn --http aigw.http.server:GatewayHttpProtocol ...   (functions/gateway/run.sh)
 """

@@ -25,7 +25,7 @@ from aigw.pipeline.context import RequestContext
 from aigw.pipeline.outcome import StreamOutcome
 from aigw.pipeline.pipeline import Pipeline
 from aigw.pricing.cost import Usage
-from aigw.providers.base import CAUGHT_UP, CaughtUp, ChatCall, ChatChunk, ChatResult, StreamItem
+from aigw.providers.base import CAUGHT_UP, ChatCall, ChatChunk, ChatResult, StreamItem
 from aigw.providers.registry import ProviderRegistry
 from aigw.routing.router import Router
 
@@ -131,7 +131,3 @@ async def test_a_burst_costs_one_write_after_the_first_text() -> None:
     assert [text_of(f) for f in frames] == ["Hel", "lo there", ""]
     assert frames[0].count(b"data: ") == 2  # the role chunk went with the first text
     assert frames[-1].endswith(b"data: [DONE]\n\n")
-
-
-def test_caught_up_is_no_event() -> None:
-    assert isinstance(CAUGHT_UP, CaughtUp) and not isinstance(CAUGHT_UP, dict | Usage)
