@@ -124,7 +124,9 @@ def _instrument(current: dict[str, float]) -> None:
         setattr(owner, name, wrapped)
 
     def around(owner: Any, name: str, before: str, done: str) -> None:
-        original = getattr(owner, name)
+        original = getattr(owner, name, None)
+        if original is None:  # as in `after`
+            return
 
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             current[before] = time.perf_counter()
@@ -137,7 +139,8 @@ def _instrument(current: dict[str, float]) -> None:
     after(frontdoor, "authenticate", "key")
     after(frontdoor, "read_body", "body")
     after(openai_api.OpenAIRoutes, "_chat", "context")
-    around(provider_http.HttpChatProvider, "_build", "build", "built")
+    around(provider_http.HttpChatProvider, "_build", "build", "built")  # a checkout before send_json
+    around(upstream_client.UpstreamClient, "_json_head", "build", "built")
     original_send = wire._Connection.send
 
     async def send(self: Any, data: bytes, request: Any, timeouts: Any) -> None:
@@ -146,7 +149,8 @@ def _instrument(current: dict[str, float]) -> None:
         current["upstream head"] = time.perf_counter()
 
     wire._Connection.send = send  # type: ignore[method-assign]
-    after(upstream_client, "_read", "upstream body")
+    after(upstream_client, "_read", "upstream body")  # a checkout before send_json
+    after(wire.WireTransport, "exchange", "upstream body")
     around(Observer, "request_done", "log line", "logged")
     around(frontdoor, "render", "rendering", "rendered")
 

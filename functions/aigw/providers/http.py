@@ -17,6 +17,7 @@ from aigw.errors import TRUNCATED, GatewayError, UpstreamError
 from aigw.providers.base import CAUGHT_UP, ChatCall, ChatResult, StreamEvent, StreamItem
 from aigw.providers.sse import SSEEvent, iter_sse_bytes, loads
 from aigw.providers.upstream_client import UpstreamClient, iter_body
+from aigw.providers.wire import Answer
 
 
 @dataclass(slots=True)
@@ -147,7 +148,7 @@ class HttpChatProvider:
         factory = self._translators.get(client_api(call)) or self._translators["openai"]
         return factory()
 
-    def _build(self, spec: HttpRequest, call: ChatCall) -> httpx.Request:
+    def _target(self, spec: HttpRequest, call: ChatCall) -> tuple[httpx.URL, httpx.Timeout]:
         d = call.deployment
         timeout = self._timeouts.get((d.timeout_s, d.connect_timeout_s))
         if timeout is None:  # httpx.Timeout is immutable; one per distinct pair in the config
@@ -159,6 +160,10 @@ class HttpChatProvider:
             url = httpx.URL(spec.url)
             if len(self._urls) < 1024:  # upstream URLs come from the config: a small, fixed set
                 self._urls[spec.url] = url
+        return url, timeout
+
+    def _build(self, spec: HttpRequest, call: ChatCall) -> httpx.Request:
+        url, timeout = self._target(spec, call)
         if spec.json is not None and isinstance(self._client, UpstreamClient):
             return self._client.build_json_request(spec.method, url, headers=spec.headers, json=spec.json,
                                                    params=spec.params or None, timeout=timeout)
@@ -167,11 +172,19 @@ class HttpChatProvider:
             timeout=timeout,
         )
 
+    async def _call(self, spec: HttpRequest, call: ChatCall) -> httpx.Response | Answer:
+        """The request sent and its answer read whole."""
+        if spec.json is not None and isinstance(self._client, UpstreamClient):
+            url, timeout = self._target(spec, call)
+            return await self._client.send_json(spec.method, url, headers=spec.headers, json=spec.json,
+                                                params=spec.params or None, timeout=timeout)
+        return await self._client.send(self._build(spec, call))
+
     async def complete(self, call: ChatCall) -> ChatResult:
         translator = self._translator(call)
-        request = self._build(translator.request(call, stream=False), call)
+        spec = translator.request(call, stream=False)
         try:
-            response = await self._client.send(request)
+            response = await self._call(spec, call)
         except httpx.TimeoutException:
             raise _timeout(call) from None
         except (httpx.ConnectError, httpx.ProxyError, httpx.UnsupportedProtocol) as exc:

@@ -14,7 +14,12 @@ an absolute URL: the same request (headers in the same order, the body's JSON va
 from the client's default headers directly, in a quarter of the time (28 us to 7). With
 query parameters, cookies in the jar, a relative URL, a header value that is not ASCII, or a
 body that may hold NaN or Infinity (which httpx refuses), it is httpx's `build_request`.
-tests/unit/providers/test_upstream_client.py pins the two paths to the same results.
+
+`send_json` is a JSON call whole (every non-streaming chat call): on the wire transport it
+builds no httpx Request or Response at all, where those objects, their Headers and the bound
+stream were about 50 us of a call's CPU (docs/DESIGN.md §8); what it returns reads as the
+Response does for such a call. tests/unit/providers/test_upstream_client.py pins every short
+path here to httpx's results.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from httpx._client import USE_CLIENT_DEFAULT, BoundAsyncStream, ClientState
 from httpx._content import ByteStream
 
 from aigw.fastjson import dumps_finite
+from aigw.providers.wire import Answer, WireTransport
 
 _log = logging.getLogger("httpx")
 
@@ -81,15 +87,28 @@ class _Bound(BoundAsyncStream):
 class UpstreamClient(httpx.AsyncClient):
     def build_json_request(self, method: str, url: httpx.URL, *, headers: Mapping[str, str], json: Any,
                            timeout: httpx.Timeout, params: Mapping[str, str] | None = None) -> httpx.Request:
-        if params or not url.is_absolute_url or len(self.cookies.jar):
+        head = None if params else self._json_head(url, headers, json)
+        if head is None:
             return self.build_request(method, url, headers=headers, json=json, params=params, timeout=timeout)
+        raw, body = head
+        request = httpx.Request(method, url, headers=raw, stream=ByteStream(body),
+                                extensions={"timeout": timeout.as_dict()})
+        request._content = body  # what Request.read() sets for a body given whole
+        return request
+
+    def _json_head(self, url: httpx.URL, headers: Mapping[str, str],
+                   json: Any) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+        """The headers httpx's `build_request` would send with this JSON body, and the body;
+        None where httpx's own must build it (see the module's docstring)."""
+        if not url.is_absolute_url or len(self.cookies.jar):
+            return None
         try:
             own = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
         except UnicodeEncodeError:  # httpx's own error (or its encoding) for such a header
-            return self.build_request(method, url, headers=headers, json=json, timeout=timeout)
+            return None
         body = dumps_finite(json)
         if body is None:  # httpx refuses non-finite numbers (allow_nan=False)
-            return self.build_request(method, url, headers=headers, json=json, timeout=timeout)
+            return None
         given = {name.lower() for name, _ in own}
         merged = [item for item in self.headers.raw if item[0].lower() not in given]
         merged.extend(own)
@@ -100,16 +119,54 @@ class UpstreamClient(httpx.AsyncClient):
             raw.append((b"Content-Length", b"%d" % len(body)))
         if b"content-type" not in names:
             raw.append((b"Content-Type", b"application/json"))
-        request = httpx.Request(method, url, headers=raw, stream=ByteStream(body),
-                                extensions={"timeout": timeout.as_dict()})
-        request._content = body  # what Request.read() sets for a body given whole
-        return request
+        return raw, body
+
+    async def send_json(self, method: str, url: httpx.URL, *, headers: Mapping[str, str], json: Any,
+                        timeout: httpx.Timeout,  # noqa: ASYNC109 (httpx's per-phase timeouts, as send's)
+                        params: Mapping[str, str] | None = None) -> httpx.Response | Answer:
+        """`send(build_json_request(...))` and the whole body read: an `httpx.Response`, or on the
+        common path (the wire transport, no hooks, auth, redirects or cookies, a body sent
+        without Content-Encoding) the wire's `Answer`, which has what a caller of a JSON call
+        reads of a response: `status_code`, `content` and `headers`.
+        tests/unit/providers/test_upstream_client.py holds the two paths equal."""
+        transport = self._transport_for_url(url)
+        wire = transport if isinstance(transport, WireTransport) else None
+        head = None if params or wire is None or not self._plain() or not wire.frames(method, url) else \
+            self._json_head(url, headers, json)
+        if head is None or wire is None:
+            return await self.send(self.build_json_request(method, url, headers=headers, json=json,
+                                                           params=params, timeout=timeout))
+        self._state = ClientState.OPENED
+        raw, body = head
+        try:
+            answer = await wire.exchange(method, url, raw, body, timeout.as_dict())
+        except httpx.RequestError as exc:  # the request, as httpx's request_context attaches it
+            exc.request = httpx.Request(method, url, headers=raw, content=body)
+            raise
+        if _log.isEnabledFor(logging.INFO):
+            _log.info('HTTP Request: %s %s "%s %d %s"', method, url, "HTTP/1.1", answer.status_code,
+                      answer.reason_phrase)
+        if answer.slow():  # a cookie to keep, or content to decode: httpx's Response does both
+            request = httpx.Request(method, url, headers=raw, content=body)
+            response = httpx.Response(answer.status_code, headers=answer.raw_headers,
+                                      stream=ByteStream(answer.content), request=request,
+                                      extensions={"http_version": b"HTTP/1.1", "reason_phrase": answer.reason})
+            response.default_encoding = self._default_encoding
+            if "set-cookie" in response.headers:
+                self.cookies.extract_cookies(response)
+            response.read()  # (`content=` would add a Content-Length header the upstream did not send)
+            return response
+        return answer
+
+    def _plain(self) -> bool:
+        """No auth, hooks or redirect following, and open: `send`'s short path applies."""
+        return not (self.follow_redirects or self._auth is not None or self._event_hooks["request"]
+                    or self._event_hooks["response"] or self._state == ClientState.CLOSED)
 
     async def send(self, request: httpx.Request, *, stream: bool = False, auth: Any = USE_CLIENT_DEFAULT,
                    follow_redirects: Any = USE_CLIENT_DEFAULT) -> httpx.Response:
-        if (auth is not USE_CLIENT_DEFAULT or follow_redirects is True or self.follow_redirects or self._auth
-                is not None or self._event_hooks["request"] or self._event_hooks["response"]
-                or self._state == ClientState.CLOSED or not isinstance(request.stream, httpx.AsyncByteStream)):
+        if (auth is not USE_CLIENT_DEFAULT or follow_redirects is True or not self._plain()
+                or not isinstance(request.stream, httpx.AsyncByteStream)):
             return await super().send(request, stream=stream, auth=auth, follow_redirects=follow_redirects)
         self._state = ClientState.OPENED
         self._set_timeout(request)

@@ -174,11 +174,10 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def _wait(self, read_s: float | None, request: httpx.Request) -> None:
+    async def _wait(self, read_s: float | None, request: httpx.Request | None) -> None:
         """Until the protocol has news; a timer, not a timeout scope (no task or scope per read)."""
         waiter = self._waiter = self.loop.create_future()
-        timer = None if read_s is None else self.loop.call_later(
-            read_s, _expire, waiter, httpx.ReadTimeout("timed out", request=request))
+        timer = None if read_s is None else self.loop.call_later(read_s, _expire, waiter, request)
         try:
             await waiter
         finally:
@@ -186,7 +185,7 @@ class _Connection(asyncio.Protocol):
             if timer is not None:
                 timer.cancel()
 
-    async def send(self, data: bytes, request: httpx.Request, timeouts: dict[str, float | None]) -> None:
+    async def send(self, data: bytes, request: httpx.Request | None, timeouts: dict[str, float | None]) -> None:
         """Write the request and wait for the response's head."""
         assert self.transport is not None
         self._reset()
@@ -208,7 +207,7 @@ class _Connection(asyncio.Protocol):
                                                 request=request)
             await self._wait(timeouts.get("read"), request)
 
-    async def body(self, request: httpx.Request, read_s: float | None) -> AsyncIterator[bytes]:
+    async def body(self, request: httpx.Request | None, read_s: float | None) -> AsyncIterator[bytes]:
         """The body as it arrives: what one read brought, in one piece. (llhttp reports a chunked
         body chunk by chunk, and an upstream stream sends one chunk per event: yielded one by one,
         each went through every iterator above for a few bytes.)"""
@@ -246,9 +245,40 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-def _expire(waiter: asyncio.Future[None], error: Exception) -> None:
-    if not waiter.done():
-        waiter.set_exception(error)
+class Answer:
+    """A whole HTTP answer as `WireTransport.exchange` read it: the status, the head as
+    received (names lowercased), the body as sent (any Content-Encoding still applied). Reads
+    like the `httpx.Response` of a JSON call (`status_code`, `headers`, `content`)."""
+
+    __slots__ = ("_headers", "content", "raw_headers", "reason", "status_code")
+
+    def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], reason: bytes,
+                 content: bytes) -> None:
+        self.status_code = status_code
+        self.raw_headers = raw_headers
+        self.reason = reason
+        self.content = content
+        self._headers: httpx.Headers | None = None
+
+    @property
+    def headers(self) -> httpx.Headers:
+        if self._headers is None:  # made when asked (an error's Retry-After...), not per answer
+            self._headers = httpx.Headers(self.raw_headers)
+        return self._headers
+
+    @property
+    def reason_phrase(self) -> str:
+        """As httpx's for a response of this transport: the reason the upstream sent."""
+        return self.reason.decode("ascii", errors="ignore")
+
+    def slow(self) -> bool:
+        """A cookie to keep or a Content-Encoding to undo: for httpx's Response to do."""
+        return any(name in (b"set-cookie", b"content-encoding") for name, _ in self.raw_headers)
+
+
+def _expire(waiter: asyncio.Future[None], request: httpx.Request | None) -> None:
+    if not waiter.done():  # the error made only when it happens (not for every read)
+        waiter.set_exception(httpx.ReadTimeout("timed out", request=request))
 
 
 class _Body(httpx.AsyncByteStream):
@@ -309,8 +339,36 @@ class WireTransport(httpx.AsyncBaseTransport):
         content = getattr(request, "_content", None)  # set once the body is read (json=, content=)
         if request.method == "HEAD" or scheme not in ("http", "https") or content is None:
             return await self._other().handle_async_request(request)
-        data = _frame(request, content)
         timeouts: dict[str, float | None] = request.extensions.get("timeout") or {}
+        connection = await self._head(request.method, url, request.headers.raw, content, timeouts, request)
+        return httpx.Response(connection.status, headers=connection.headers,
+                              stream=_Body(self, connection, request, timeouts.get("read")),
+                              extensions={"http_version": b"HTTP/1.1", "reason_phrase": connection.reason})
+
+    def frames(self, method: str, url: httpx.URL) -> bool:
+        """Whether `exchange` can carry this request (else it is httpx's, through `_other`)."""
+        return method != "HEAD" and url.scheme in ("http", "https")
+
+    async def exchange(self, method: str, url: httpx.URL, headers: list[tuple[bytes, bytes]], content: bytes,
+                       timeouts: dict[str, float | None]) -> Answer:
+        """A whole request and its whole answer, without httpx's Request and Response objects
+        (about a tenth of a JSON call's CPU): what `handle_async_request` and reading the
+        response to its end do, with the same errors (their `request` unset). Only for what
+        `frames` accepts."""
+        connection = await self._head(method, url, headers, content, timeouts, None)
+        try:
+            parts = [part async for part in connection.body(None, timeouts.get("read"))]
+        finally:  # kept for the next request only if the answer came whole (as `_Body.aclose`)
+            self._release(connection)
+        return Answer(connection.status, connection.headers, connection.reason,
+                      parts[0] if len(parts) == 1 else b"".join(parts))
+
+    async def _head(self, method: str, url: httpx.URL, headers: list[tuple[bytes, bytes]], content: bytes,
+                    timeouts: dict[str, float | None], request: httpx.Request | None) -> _Connection:
+        """Send the request on a connection of the pool and wait for the response's head; the
+        connection (its slot held) is the caller's until `_release`."""
+        scheme = url.scheme
+        data = _frame(method, url.raw_path, headers, content, request)
         key = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
         if self._slots.locked():
             try:
@@ -328,9 +386,7 @@ class WireTransport(httpx.AsyncBaseTransport):
                 connection.close()
             self._slots.release()
             raise
-        return httpx.Response(connection.status, headers=connection.headers,
-                              stream=_Body(self, connection, request, timeouts.get("read")),
-                              extensions={"http_version": b"HTTP/1.1", "reason_phrase": connection.reason})
+        return connection
 
     def _reusable(self, key: _Key) -> _Connection | None:
         stack = self._idle.get(key)
@@ -343,7 +399,8 @@ class WireTransport(httpx.AsyncBaseTransport):
             connection.close()
         return None
 
-    async def _connect(self, key: _Key, request: httpx.Request, timeouts: dict[str, float | None]) -> _Connection:
+    async def _connect(self, key: _Key, request: httpx.Request | None,
+                       timeouts: dict[str, float | None]) -> _Connection:
         scheme, host, port = key
         loop = asyncio.get_running_loop()
         context = self._ssl_context() if scheme == "https" else None
@@ -376,10 +433,11 @@ class WireTransport(httpx.AsyncBaseTransport):
             await self._fallback.aclose()
 
 
-def _frame(request: httpx.Request, content: bytes) -> bytes:
+def _frame(method: str, raw_path: bytes, headers: list[tuple[bytes, bytes]], content: bytes,
+           request: httpx.Request | None) -> bytes:
     """The request's bytes: request line, headers as httpx prepared them, body."""
-    lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
-    for name, value in request.headers.raw:
+    lines = [b"%s %s HTTP/1.1\r\n" % (method.encode("ascii"), raw_path)]
+    for name, value in headers:
         if _BAD_VALUE.search(value) or _BAD_NAME.search(name):
             raise httpx.LocalProtocolError("Illegal header name or value", request=request)
         lines.append(name + b": " + value + b"\r\n")

@@ -226,3 +226,88 @@ def test_iter_body_reads_what_aiter_bytes_reads(parts: list[bytes], gzipped: boo
     ours = asyncio.run(_body_of(parts, encoding, fast=True, error=error))
     theirs = asyncio.run(_body_of(parts, encoding, fast=False, error=error))
     assert ours == theirs
+
+
+# ---- send_json (the wire's whole exchange) against send(build_json_request) ---------------------
+
+from tests.unit.providers.test_wire import LIMITS, ScriptedServer, answers  # noqa: E402
+from tests.unit.providers.test_wire import Answer as ScriptedAnswer  # noqa: E402
+
+
+async def _json_outcome(client: UpstreamClient, url: str, fast: bool) -> tuple[Any, ...]:
+    headers = {"authorization": "Bearer sk-test", "x-custom": "1"}
+    timeout = httpx.Timeout(2, connect=1)
+    try:
+        if fast:
+            response = await client.send_json("POST", httpx.URL(url), headers=headers, json={"hello": "world"},
+                                              timeout=timeout)
+        else:
+            response = await client.send(client.build_json_request("POST", httpx.URL(url), headers=headers,
+                                                                   json={"hello": "world"}, timeout=timeout))
+    except httpx.HTTPError as exc:
+        return ("error", type(exc).__name__)
+    return (response.status_code, response.reason_phrase, response.headers.multi_items(), response.content)
+
+
+async def _json_both(script: Any, requests: int = 2) -> list[tuple[Any, ...]]:
+    """Per path: what each request got, the bytes the server received, the cookies kept."""
+    from aigw.providers.wire import WireTransport
+
+    seen = []
+    for fast in (True, False):
+        async with ScriptedServer(script) as server, UpstreamClient(transport=WireTransport(limits=LIMITS)) as client:
+            url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
+            got = [await _json_outcome(client, url, fast) for _ in range(requests)]
+            received = [r.replace(b":%d\r\n" % server.port, b":PORT\r\n") for r in server.received]
+            seen.append((got, received, sorted(client.cookies.items()), server.connections))
+    return seen
+
+
+@settings(max_examples=40, deadline=None)
+@given(first=answers, second=answers)
+def test_send_json_gets_what_send_gets(first: ScriptedAnswer, second: ScriptedAnswer) -> None:
+    """Any framing, split, gzip, interim answer or cut connection: the same status, reason,
+    headers and body (or the same error), the same request bytes, the same connection reuse."""
+    script = {0: first.pieces(), 1: second.pieces()}
+    fast, slow = asyncio.run(_json_both(lambda n: script.get(n, [None])))
+    assert fast == slow
+
+
+def test_send_json_keeps_cookies_as_send_does() -> None:
+    """A Set-Cookie is kept (the next request then takes httpx's path and sends it)."""
+    raw = b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=1; Path=/\r\nContent-Length: 2\r\n\r\n{}"
+    fast, slow = asyncio.run(_json_both(lambda n: [raw]))
+    assert fast == slow
+    assert fast[2] == [("sid", "1")] and b"cookie: sid=1" in fast[1][1].lower()
+
+
+def test_send_json_read_timeout_and_refused_connection() -> None:
+    async def run() -> list[Any]:
+        from aigw.providers.wire import WireTransport
+
+        out = []
+        async with ScriptedServer(lambda n: [3.0]) as server, \
+                UpstreamClient(transport=WireTransport(limits=LIMITS)) as client:
+            with pytest.raises(httpx.ReadTimeout) as slow:
+                await client.send_json("POST", httpx.URL(f"http://127.0.0.1:{server.port}/v1/x"), headers={},
+                                       json={}, timeout=httpx.Timeout(0.05, connect=1))
+            out.append(slow.value.request.url.port == server.port)  # the request, as httpx attaches it
+            with pytest.raises(httpx.ConnectError):
+                await client.send_json("POST", httpx.URL("http://127.0.0.1:9/v1/x"), headers={}, json={},
+                                       timeout=httpx.Timeout(1, connect=1))
+        return out
+
+    assert asyncio.run(run()) == [True]
+
+
+def test_send_json_takes_httpx_path_where_the_wire_does_not_frame() -> None:
+    """A mock transport (not the wire), params, hooks: httpx's own path and its Response."""
+    reply = (200, [("x-a", "v")], b'{"ok":true}')
+
+    async def run() -> Any:
+        async with UpstreamClient(transport=_transport(reply)) as client:
+            return await client.send_json("POST", httpx.URL("https://upstream.test/v1/x"), headers={}, json={},
+                                          timeout=httpx.Timeout(1))
+
+    response = asyncio.run(run())
+    assert isinstance(response, httpx.Response) and response.content == b'{"ok":true}'

@@ -283,15 +283,13 @@ def test_a_header_that_could_end_its_line_early_is_refused(name: bytes, value: b
     colon, space and tab; a value is free of CR, LF and NUL."""
     from aigw.providers.wire import _frame
 
-    request = httpx.Request("POST", "http://upstream.test/v1/x", content=b"{}")
-    request.headers = httpx.Headers([(name or b"x", b"v")])  # Headers itself accepts any bytes
-    request.headers._list = [(name, name.lower(), value)]  # type: ignore[attr-defined]
     bad = not name or any(c in name for c in b"\r\n\0: \t") or any(c in value for c in b"\r\n\0")
     if bad:
         with pytest.raises(httpx.LocalProtocolError):
-            _frame(request, b"{}")
+            _frame("POST", b"/v1/x", [(name, value)], b"{}", None)
     else:
-        assert _frame(request, b"{}") == b"POST /v1/x HTTP/1.1\r\n" + name + b": " + value + b"\r\n\r\n{}"
+        assert _frame("POST", b"/v1/x", [(name, value)], b"{}", None) == (
+            b"POST /v1/x HTTP/1.1\r\n" + name + b": " + value + b"\r\n\r\n{}")
 
 
 def test_chunks_that_arrive_together_come_out_as_one_part() -> None:
