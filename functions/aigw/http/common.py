@@ -56,20 +56,44 @@ async def read_body(request: Request, limit: int, timeout_s: float | None = None
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit}")
-    chunks: list[bytes] = []
-    size = 0
     try:
         async with asyncio.timeout(timeout_s):  # a quarter of anyio.fail_after's cost, on every request
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
-                chunks.append(chunk)
+            return await _receive_body(request, limit)
     except ClientDisconnect:
         raise ClientClosed("the client closed the connection while sending the request body") from None
     except TimeoutError:
         raise BodyTimeout(f"the request body did not arrive within {timeout_s:g} s") from None
-    return b"".join(chunks)
+
+
+async def _receive_body(request: Request, limit: int) -> bytes:
+    """`request.stream()` joined, read from `receive` in a loop: an async generator is
+    registered with the event loop and unregistered again, on every request. Marks the
+    stream consumed, and a disconnect, as Starlette's does (tests/unit/http/test_read_body.py)."""
+    if hasattr(request, "_body") or request._stream_consumed:  # read before: Starlette's own stream
+        chunks = [chunk async for chunk in request.stream()]
+        if sum(map(len, chunks)) > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        return b"".join(chunks)
+    chunks = []
+    size = 0
+    receive = request.receive
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            last = not message.get("more_body", False)
+            if last:
+                request._stream_consumed = True
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+                chunks.append(chunk)
+            if last:
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            request._is_disconnected = True
+            raise ClientDisconnect()
 
 
 async def authenticate(services: Services, request: Request) -> KeyRecord:

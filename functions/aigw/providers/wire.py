@@ -212,24 +212,42 @@ class _Connection(asyncio.Protocol):
         body chunk by chunk, and an upstream stream sends one chunk per event: yielded one by one,
         each went through every iterator above for a few bytes.)"""
         while True:
-            chunks = self._chunks
-            if chunks:
-                if len(chunks) == 1:
-                    chunk = chunks.popleft()
-                else:
-                    chunk = b"".join(chunks)
-                    chunks.clear()
-                self._buffered -= len(chunk)
-                if self._read_paused and self._buffered < LOW_WATER and self.transport is not None:
-                    self._read_paused = False
-                    self.transport.resume_reading()
-                yield chunk
+            if self._chunks:
+                yield self._take()
                 continue
             if self.complete:
                 return
             if self.error is not None:
                 raise self.error
             await self._wait(read_s, request)
+
+    async def read_all(self, request: httpx.Request | None, read_s: float | None) -> bytes:
+        """`body` joined, without an async generator (each one is registered with the loop and
+        unregistered again, per request)."""
+        parts: list[bytes] = []
+        while True:
+            if self._chunks:
+                parts.append(self._take())
+                continue
+            if self.complete:
+                return parts[0] if len(parts) == 1 else b"".join(parts)
+            if self.error is not None:
+                raise self.error
+            await self._wait(read_s, request)
+
+    def _take(self) -> bytes:
+        """What has arrived, in one piece; reading resumes once the buffer is low again."""
+        chunks = self._chunks
+        if len(chunks) == 1:
+            chunk = chunks.popleft()
+        else:
+            chunk = b"".join(chunks)
+            chunks.clear()
+        self._buffered -= len(chunk)
+        if self._read_paused and self._buffered < LOW_WATER and self.transport is not None:
+            self._read_paused = False
+            self.transport.resume_reading()
+        return chunk
 
     def reusable(self, now: float, expiry: float | None) -> bool:
         return not self.closed and (expiry is None or now - self.idle_since < expiry)
@@ -357,11 +375,10 @@ class WireTransport(httpx.AsyncBaseTransport):
         `frames` accepts."""
         connection = await self._head(method, url, headers, content, timeouts, None)
         try:
-            parts = [part async for part in connection.body(None, timeouts.get("read"))]
+            content = await connection.read_all(None, timeouts.get("read"))
         finally:  # kept for the next request only if the answer came whole (as `_Body.aclose`)
             self._release(connection)
-        return Answer(connection.status, connection.headers, connection.reason,
-                      parts[0] if len(parts) == 1 else b"".join(parts))
+        return Answer(connection.status, connection.headers, connection.reason, content)
 
     async def _head(self, method: str, url: httpx.URL, headers: list[tuple[bytes, bytes]], content: bytes,
                     timeouts: dict[str, float | None], request: httpx.Request | None) -> _Connection:
