@@ -12,12 +12,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from starlette._utils import get_route_path
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route, Router
 
 from aigw.errors import GatewayError
 from aigw.http.common import REQUEST_ID_SCOPE_KEY, api_of, error_response, new_request_id, request_id_of
@@ -113,10 +114,42 @@ class GatewayApp(Starlette):
     wrappers per request were measurable CPU on the hot path (docs/DESIGN.md §4)."""
 
     def build_middleware_stack(self) -> Any:
-        app: Any = self.router
+        app: Any = ExactRoutes(self.router)
         for middleware in reversed(self.user_middleware):
             app = middleware.cls(app, *middleware.args, **middleware.kwargs)
         return app
+
+
+class ExactRoutes:
+    """The router, with a route whose path has no parameter found by one dict lookup: the
+    router tries each route's regex in turn (the health check's first) and builds a child
+    scope per match, on every request. A path is looked up here only if no earlier route
+    could match it, so the route found is the one the router would take; a method the route
+    does not take, any other path, and every other scope type go to the router (405s, 404s,
+    slash redirects, lifespan). tests/unit/http/test_app_routes.py pins it to the router."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.exact: dict[str, Route] = {}
+        if router.middleware_stack != router.app:  # the router's own middleware: it must run
+            return
+        for index, route in enumerate(router.routes):
+            if not isinstance(route, Route) or route.param_convertors or route.path in self.exact:
+                continue
+            scope = {"type": "http", "path": route.path, "root_path": "", "method": "GET"}
+            if not any(earlier.matches(scope)[0] != Match.NONE for earlier in router.routes[:index]):
+                self.exact[route.path] = route
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            route = self.exact.get(get_route_path(scope))
+            if route is not None and (not route.methods or scope["method"] in route.methods):
+                scope.setdefault("router", self.router)
+                scope["endpoint"] = route.endpoint
+                scope["path_params"] = dict(scope.get("path_params", {}))
+                await route.app(scope, receive, send)
+                return
+        await self.router(scope, receive, send)
 
 
 class _Edge:
