@@ -28,8 +28,18 @@ class _Discard(list):  # type: ignore[type-arg]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--one-write", action="store_true",
+                        help="send an answer's head with its first body bytes, in one write (uvicorn writes "
+                             "them apart; most servers, Node's, Go's and nginx among them, do not)")
     args = parser.parse_args()
-    uvicorn.run(QuietFake().app(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    options: dict[str, str] = {}
+    if args.one_write:  # the gateway's own server protocol, which holds a head for its body
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
+        from aigw.http.server import PROTOCOL
+
+        options["http"] = PROTOCOL
+    uvicorn.run(QuietFake().app(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
+                **options)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -221,6 +221,9 @@ def main() -> None:
                         help="also run ours with settings.settle_after_response on (its own column)")
     parser.add_argument("--baseline", type=Path, action="append", default=[],
                         help="also run our gateway from this checkout (repeatable), to compare branches")
+    parser.add_argument("--upstream-one-write", action="store_true",
+                        help="the fake upstream sends a JSON answer's head and body in one write, as most "
+                             "servers do (uvicorn, the default here, writes them apart)")
     args = parser.parse_args()
 
     litellm = portkey = None
@@ -230,7 +233,8 @@ def main() -> None:
     upstream_port = free_port()
     upstream = f"http://127.0.0.1:{upstream_port}/v1"
     procs: list[subprocess.Popen[bytes]] = [start([sys.executable, "bench/fake_upstream.py", "--port",
-                                                   str(upstream_port)])]
+                                                   str(upstream_port),
+                                                   *(["--one-write"] if args.upstream_one_write else [])])]
     with tempfile.TemporaryDirectory() as tmp:
         try:
             wait_until_up(f"http://127.0.0.1:{upstream_port}/")
@@ -264,7 +268,8 @@ def main() -> None:
                     proc.kill()
     print(f"\npeers, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores; {args.requests} sequential requests "
           f"per kind in {args.rounds} interleaved rounds; throughput with {args.connections} connections, "
-          f"best of {args.rounds} interleaved rounds\n")
+          f"best of {args.rounds} interleaved rounds; the upstream writes a JSON answer's head and body "
+          f"{'together' if args.upstream_one_write else 'apart'}\n")
     print(table(direct, gateways))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aigw.providers.anthropic import usage_from_anthropic
@@ -43,6 +43,41 @@ def test_openai_usage_never_raises_and_never_forwards_what_it_could_not_read(val
         assert is_valid(usage)
         for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
             assert name not in values or values[name] is None or isinstance(values[name], int | float)
+
+
+COUNTS = st.one_of(st.integers(-5, 10**8), JSON_VALUES)
+DETAILS = st.none() | JSON_VALUES | st.dictionaries(
+    st.sampled_from(["cached_tokens", "reasoning_tokens", "audio_tokens"]), COUNTS, max_size=3)
+USAGE = st.fixed_dictionaries({}, optional={
+    "prompt_tokens": COUNTS, "completion_tokens": COUNTS, "total_tokens": COUNTS,
+    "prompt_tokens_details": DETAILS, "completion_tokens_details": DETAILS, "extra": JSON_VALUES})
+
+
+@settings(max_examples=500)
+@given(values=USAGE)
+def test_the_plain_usage_path_reads_what_the_general_one_reads(values: dict[str, Any]) -> None:
+    """Ints where counts belong take the short path: the same Usage (counts, validity, the
+    object handed to the client), a copy that leaves the upstream's dict alone."""
+    from aigw.providers.usage import _openai_usage, _plain_openai_usage
+
+    before = repr(values)
+    plain = _plain_openai_usage(values)
+    assert repr(values) == before
+    if plain is not None:
+        assert plain == _openai_usage(values)
+        assert plain.openai is None or plain.openai is not values
+    assert openai_usage(values) == _openai_usage(values)
+
+
+def test_the_plain_path_is_taken_for_openai_s_usage() -> None:
+    from aigw.providers.usage import _plain_openai_usage
+
+    sent = {"prompt_tokens": 16, "completion_tokens": 11, "total_tokens": 27,
+            "prompt_tokens_details": {"cached_tokens": 4, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 2, "audio_tokens": 0}}
+    usage = _plain_openai_usage(sent)
+    assert usage is not None and usage.openai == sent
+    assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.reasoning_tokens) == (16, 11, 4, 2)
 
 
 @given(value=JSON_VALUES)
