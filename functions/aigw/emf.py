@@ -61,16 +61,36 @@ def emf_document(namespace: str, dimension_sets: Iterable[Iterable[str]], dimens
     """One EMF document: `metrics` are (name, unit, value); each value as a one-element list
     (Powertools' shape), or as a plain number with `scalar`."""
     listed = list(metrics)
-    document: dict[str, Any] = {"_aws": {
-        "Timestamp": int(time.time() * 1000) if timestamp_ms is None else timestamp_ms,
-        "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [list(s) for s in dimension_sets],
-                               "Metrics": [{"Name": name, "Unit": unit} for name, unit, _ in listed]}]}}
-    document.update(dimensions)
+    timestamp = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+    sets = tuple(tuple(s) for s in dimension_sets)
+    rest: dict[str, Any] = dict(dimensions)
     if metadata:
-        document.update(metadata)
+        rest.update(metadata)
     for name, _, value in listed:
-        document[name] = value if scalar else [float(value)]
-    return _dumps(document)
+        rest[name] = value if scalar else [float(value)]
+    declared = (namespace, sets, tuple((name, unit) for name, unit, _ in listed))
+    if "_aws" in rest:  # a field that would replace the declaration: the document as a dict decides
+        document: dict[str, Any] = {"_aws": {"Timestamp": timestamp, "CloudWatchMetrics": _declaration(declared)}}
+        document.update(rest)
+        return _dumps(document)
+    text = _declared.get(declared)
+    if text is None:  # the same few metric sets on every request: encoded once each
+        text = _dumps(_declaration(declared))
+        if len(_declared) >= 256:
+            _declared.clear()
+        _declared[declared] = text
+    head = f'{{"_aws":{{"Timestamp":{timestamp},"CloudWatchMetrics":{text}}}'
+    return head + "," + _dumps(rest)[1:] if rest else head + "}"
+
+
+_Declared = tuple[str, tuple[tuple[str, ...], ...], tuple[tuple[str, str], ...]]
+_declared: dict[_Declared, str] = {}  # a document's CloudWatchMetrics, encoded
+
+
+def _declaration(declared: _Declared) -> list[dict[str, Any]]:
+    namespace, sets, metrics = declared
+    return [{"Namespace": namespace, "Dimensions": [list(s) for s in sets],
+             "Metrics": [{"Name": name, "Unit": unit} for name, unit in metrics]}]
 
 
 class LineWriter:

@@ -94,3 +94,37 @@ def test_cached_timestamp_equals_strftime_every_time(moments: list[float]) -> No
 
     for now in moments:  # in any order: the cached second is replaced, never trusted blindly
         assert log_timestamp(now) == slow_log_timestamp(now)
+
+
+def _document_as_a_dict(namespace: str, sets: Any, dimensions: dict[str, str], metrics: list[Any],
+                        metadata: dict[str, Any] | None, timestamp_ms: int, scalar: bool) -> str:
+    """The document as one dict, encoded whole: what emf_document wrote before it kept each
+    metric set's declaration encoded."""
+    from aigw.fastjson import dumps_text
+
+    document: dict[str, Any] = {"_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [
+        {"Namespace": namespace, "Dimensions": [list(s) for s in sets],
+         "Metrics": [{"Name": name, "Unit": unit} for name, unit, _ in metrics]}]}}
+    document.update(dimensions)
+    if metadata:
+        document.update(metadata)
+    for name, _, value in metrics:
+        document[name] = value if scalar else [float(value)]
+    return dumps_text(document)
+
+
+NAMES = st.sampled_from(["Requests", "Errors", "Latency", "Team", "Model", "request_id", "_aws", "CostUSD"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(sets=st.lists(st.lists(NAMES, max_size=3), max_size=3), dimensions=st.dictionaries(NAMES, st.text(max_size=8)),
+       metrics=st.lists(st.tuples(NAMES, st.sampled_from(["Count", "None", "Milliseconds"]),
+                                  st.integers(0, 10**9) | st.floats(0, 1e6)), max_size=5),
+       metadata=st.none() | st.dictionaries(NAMES, VALUES, max_size=3), scalar=st.booleans(),
+       timestamp=st.integers(0, 2**42))
+def test_the_emf_document_is_the_one_dict_encoded(sets: Any, dimensions: dict[str, str], metrics: list[Any],
+                                                 metadata: dict[str, Any] | None, scalar: bool,
+                                                 timestamp: int) -> None:
+    for _ in range(2):  # the declaration encoded, then reused
+        fast = emf_document("AIGateway", sets, dimensions, metrics, metadata, timestamp, scalar=scalar)
+        assert fast == _document_as_a_dict("AIGateway", sets, dimensions, metrics, metadata, timestamp, scalar)
