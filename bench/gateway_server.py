@@ -54,7 +54,8 @@ def main() -> None:
     # As functions/gateway/main.py wires it: with `settings.settle_after_response` in the config,
     # responses end before their settlement (off Lambda the wrapper alone; no extension).
     app = install(create_app(services), services.config.settings)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, http=PROTOCOL)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, http=PROTOCOL,
+                proxy_headers=False)  # as run.sh
 
 
 if __name__ == "__main__":

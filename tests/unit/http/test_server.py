@@ -235,3 +235,4 @@ def test_pipelined_requests_are_answered_in_order(server: str) -> None:
 def test_the_lambda_entry_serves_with_this_protocol() -> None:
     run = (ROOT / "functions" / "gateway" / "run.sh").read_text()
     assert f"--http {PROTOCOL}" in run
+    assert "--no-proxy-headers" in run  # as bench/gateway_server.py runs it
