@@ -12,9 +12,11 @@ What callers see does not change: an `httpx.Response` (httpx still decodes conte
 encodings) or the same httpx exception types httpcore's errors map to (ConnectError,
 ConnectTimeout, ReadTimeout, WriteTimeout, PoolTimeout, RemoteProtocolError,
 LocalProtocolError), pinned against httpx's own transport by
-tests/unit/providers/test_wire.py. Requests this transport does not frame itself (HEAD, a
-streamed request body, a scheme other than http/https) go to the `LifoTransport` over
-httpcore. Without httptools installed, `default_transport` is that transport alone.
+tests/unit/providers/test_wire.py. `exchange` is the same request with its answer read whole
+and returned as an `Answer`, for `UpstreamClient.send_json` (no httpx objects per call).
+Requests this transport does not frame itself (HEAD, a streamed request body, a scheme other
+than http/https) go to the `LifoTransport` over httpcore. Without httptools installed,
+`default_transport` is that transport alone.
 """
 
 from __future__ import annotations
@@ -375,10 +377,10 @@ class WireTransport(httpx.AsyncBaseTransport):
         `frames` accepts."""
         connection = await self._head(method, url, headers, content, timeouts, None)
         try:
-            content = await connection.read_all(None, timeouts.get("read"))
+            body = await connection.read_all(None, timeouts.get("read"))
         finally:  # kept for the next request only if the answer came whole (as `_Body.aclose`)
             self._release(connection)
-        return Answer(connection.status, connection.headers, connection.reason, content)
+        return Answer(connection.status, connection.headers, connection.reason, body)
 
     async def _head(self, method: str, url: httpx.URL, headers: list[tuple[bytes, bytes]], content: bytes,
                     timeouts: dict[str, float | None], request: httpx.Request | None) -> _Connection:
