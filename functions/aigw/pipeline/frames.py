@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aigw.pipeline.accounting import carries_text
 from aigw.pipeline.codec import stop_chunk
 from aigw.pipeline.context import RequestContext
 from aigw.pipeline.filters import FilterChain
@@ -69,6 +70,34 @@ class ClientFrames:
         self._ctx.stopped = stop
         codec = self._ctx.codec
         return codec.chunk(stop_chunk(self._last, stop.reason)) + codec.end(self._last, self._usage)
+
+
+class HeldFrames:
+    """Framed chunks waiting to go out in one write (pipeline.py `_frames`, cache replays): the
+    first one with text goes at once, with what came before it (time to first token); the rest
+    wait for `take` (at a caught-up mark, a stop, an error or the end)."""
+
+    __slots__ = ("_first_text", "_held")
+
+    def __init__(self) -> None:
+        self._held: list[bytes] = []
+        self._first_text = True  # still to come
+
+    def __bool__(self) -> bool:
+        return bool(self._held)
+
+    def add(self, framed: bytes, chunk: ChatChunk) -> bytes | None:
+        """Hold `framed`; what must be written now (the first text and what it follows), or None."""
+        self._held.append(framed)
+        if self._first_text and carries_text(chunk):
+            self._first_text = False
+            return self.take()
+        return None
+
+    def take(self) -> bytes:
+        out = b"".join(self._held)
+        self._held.clear()
+        return out
 
 
 class SettlingStream:

@@ -23,11 +23,11 @@ from aigw.credentials import CredentialStore
 from aigw.errors import GatewayError, UpstreamError
 from aigw.lambda_ext.deferred import defer
 from aigw.observability import Observer
-from aigw.pipeline.accounting import carries_text, collect_stream_text, completion_text, settle_usage
+from aigw.pipeline.accounting import collect_stream_text, completion_text, settle_usage
 from aigw.pipeline.codec import stopped_body
 from aigw.pipeline.context import RequestContext
 from aigw.pipeline.filters import FilterChain
-from aigw.pipeline.frames import ClientFrames, Opened, SettlingStream, close_quietly
+from aigw.pipeline.frames import ClientFrames, HeldFrames, Opened, SettlingStream, close_quietly
 from aigw.pipeline.headers import response_headers
 from aigw.pipeline.outcome import JsonOutcome, Outcome, StreamOutcome
 from aigw.pipeline.replay import completion_to_chunks
@@ -160,41 +160,37 @@ class Pipeline:
         out = ClientFrames(ctx, chain, lambda: _final_usage(ctx))
         filtered = bool(chain)
         events, marks = opened.events, opened.marks
-        held: list[bytes] = []
-        first_text = True  # still to come
+        held = HeldFrames()
         try:
             event: StreamItem | None = opened.first
             while event is not None:
                 if isinstance(event, CaughtUp):
                     if held:
-                        yield b"".join(held)
-                        held.clear()
+                        yield held.take()
                 elif isinstance(event, Usage):
                     ctx.usage = event
                 else:
                     collect_stream_text(ctx, event)
                     framed = await out.feed(event) if filtered else out.frame_one(event)
                     if out.stopped:
-                        yield b"".join(held) + framed
+                        yield held.take() + framed
                         return
                     if framed and not marks:
                         yield framed
                     elif framed:
-                        held.append(framed)
-                        if first_text and carries_text(event):
-                            first_text = False
-                            yield b"".join(held)
-                            held.clear()
+                        now = held.add(framed, event)
+                        if now is not None:
+                            yield now
                 try:
                     with waiting_upstream(ctx):
                         event = await anext(events)
                 except StopAsyncIteration:
                     event = None
-            yield b"".join(held) + await out.finish()
+            yield held.take() + await out.finish()
         except UpstreamError as exc:
             ctx.error, ctx.status = exc, exc.status
             self.router.stream_failed(ctx, exc)  # counts against the deployment's breaker
-            yield b"".join(held) + codec.error(exc)
+            yield held.take() + codec.error(exc)
         except (GeneratorExit, asyncio.CancelledError):
             # The client went away mid-stream (or the server is shutting down).
             ctx.disconnected = True
@@ -206,7 +202,7 @@ class Pipeline:
             self.observer.logger.exception("stream failed", extra={"request_id": ctx.request_id})
             error = GatewayError(f"internal error ({type(exc).__name__}); see the gateway log")
             ctx.error, ctx.status = error, error.status
-            yield b"".join(held) + codec.error(error)
+            yield held.take() + codec.error(error)
 
     async def _end_stream(self, ctx: RequestContext, events: AsyncIterator[StreamItem], ran: list[Stage]) -> None:
         with cancel_scope(shield=True):
@@ -232,19 +228,17 @@ class Pipeline:
         async def replay() -> AsyncIterator[bytes]:
             # As `_frames`: the first text at once with what came before it, then the rest (all here).
             out = ClientFrames(ctx, chain, lambda: usage)
-            held: list[bytes] = []
-            first_text = True
+            held = HeldFrames()
             for chunk in chunks:
                 framed = await out.feed(chunk)
                 if out.stopped:
-                    yield b"".join(held) + framed
+                    yield held.take() + framed
                     return
-                held.append(framed)
-                if first_text and carries_text(chunk):
-                    first_text = False
-                    yield b"".join(held)
-                    held.clear()
-            yield b"".join(held) + await out.finish()
+                if framed:
+                    now = held.add(framed, chunk)
+                    if now is not None:
+                        yield now
+            yield held.take() + await out.finish()
 
         async def settle() -> None:
             with cancel_scope(shield=True):
