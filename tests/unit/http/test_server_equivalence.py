@@ -67,48 +67,28 @@ def make_app(log: list[Any]) -> Any:
             await body(b"k")
             return
         data = await read_all()
-        if kind == "chunks":
+        if kind in PLAIN:
+            status, headers, parts = PLAIN[kind]
+            await start(status, headers)
+            for part in parts:
+                await body(part)
+        elif kind == "chunks":
             await start(headers=[(b"content-type", b"text/event-stream")])
             for n in range(3):
                 await body(f"data: {n}\n\n".encode(), more=True)
                 await asyncio.sleep(0)
             await body(b"")
-        elif kind == "empty":
-            await start(204)
-            await body(b"")
-        elif kind == "not-modified":
-            await start(304, [(b"etag", b'"x"')])
-            await body(b"")
-        elif kind == "close":
-            await start(headers=[(b"content-length", b"3"), (b"Connection", b"Close")])
-            await body(b"bye")
         elif kind == "raise-after":
             await start(headers=[(b"content-length", b"10")])
             raise RuntimeError("after")
         elif kind == "incomplete":
             await start()
             await body(b"part", more=True)
-        elif kind == "short":
-            await start(headers=[(b"content-length", b"5")])
-            await body(b"abc")
-        elif kind == "long":
-            await start(headers=[(b"content-length", b"2")])
-            await body(b"abcde")
-        elif kind == "bad-header":
-            await start(headers=[(b"x-bad", b"a\r\nx-injected: 1")])
-            await body(b"")
-        elif kind == "bad-name":
-            await start(headers=[(b"x bad(name)", b"v")])
-            await body(b"")
         elif kind == "wait-disconnect":
             message = await receive()  # nothing more comes: only the client leaving ends it
             log.append(("after body", message["type"]))
             await start(headers=[(b"content-length", b"0")])
             await body(b"")
-        elif kind == "twice":
-            await start(headers=[(b"content-length", b"1")])
-            await body(b"1")
-            await body(b"2")
         else:  # echo
             answer = json.dumps({"length": len(data), "sha": hashlib.sha256(data).hexdigest()[:16]}).encode()
             await start(headers=[(b"content-type", b"application/json"), (b"X-Mixed-Case", b"v"),
@@ -119,8 +99,21 @@ def make_app(log: list[Any]) -> Any:
     return app
 
 
-KINDS = ["echo", "echo", "answer-first", "chunks", "empty", "not-modified", "close", "raise-before", "raise-after",
-         "no-response", "incomplete", "short", "long", "bad-header", "bad-name", "wait-disconnect", "twice"]
+# An answer as (status, headers, body messages): empty bodies, a server-side close, a body
+# shorter or longer than its Content-Length, bad header names and values, a body after the end.
+PLAIN: dict[str, tuple[int, list[tuple[bytes, bytes]], list[bytes]]] = {
+    "empty": (204, [], [b""]),
+    "not-modified": (304, [(b"etag", b'"x"')], [b""]),
+    "close": (200, [(b"content-length", b"3"), (b"Connection", b"Close")], [b"bye"]),
+    "short": (200, [(b"content-length", b"5")], [b"abc"]),
+    "long": (200, [(b"content-length", b"2")], [b"abcde"]),
+    "bad-header": (200, [(b"x-bad", b"a\r\nx-injected: 1")], [b""]),
+    "bad-name": (200, [(b"x bad(name)", b"v")], [b""]),
+    "twice": (200, [(b"content-length", b"1")], [b"1", b"2"]),
+}
+
+KINDS = ["echo", "echo", "answer-first", "chunks", "raise-before", "raise-after", "no-response", "incomplete",
+         "wait-disconnect", *PLAIN]
 
 token = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=8)
 value = st.text("abcdefghijklmnopqrstuvwxyz ABC0123456789;=,/.-", max_size=16).map(str.strip)
