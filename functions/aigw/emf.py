@@ -62,13 +62,13 @@ def emf_document(namespace: str, dimension_sets: Iterable[Iterable[str]], dimens
     (Powertools' shape), or as a plain number with `scalar`."""
     listed = list(metrics)
     timestamp = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-    sets = tuple(tuple(s) for s in dimension_sets)
+    sets = tuple([tuple(s) for s in dimension_sets])
     rest: dict[str, Any] = dict(dimensions)
     if metadata:
         rest.update(metadata)
     for name, _, value in listed:
         rest[name] = value if scalar else [float(value)]
-    declared = (namespace, sets, tuple((name, unit) for name, unit, _ in listed))
+    declared = (namespace, sets, tuple([(name, unit) for name, unit, _ in listed]))
     if "_aws" in rest:  # a field that would replace the declaration: the document as a dict decides
         document: dict[str, Any] = {"_aws": {"Timestamp": timestamp, "CloudWatchMetrics": _declaration(declared)}}
         document.update(rest)
@@ -102,4 +102,5 @@ class LineWriter:
         self._write = stream.write
 
     def write(self, *lines: str) -> None:
-        self._write("".join(line + "\n" for line in lines))
+        if lines:
+            self._write("\n".join(lines) + "\n")

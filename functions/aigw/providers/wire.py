@@ -150,8 +150,7 @@ class _Connection(asyncio.Protocol):
             self.headers, self.reason = [], b""
             return
         self.status = status
-        self._framed = any(n in (b"content-length", b"transfer-encoding") for n, _ in self.headers) or (
-            status in (204, 304))
+        self._framed = status in (204, 304) or _names_any(self.headers, b"content-length", b"transfer-encoding")
         self.headers_done = True
 
     def on_body(self, body: bytes) -> None:
@@ -292,7 +291,15 @@ class Answer:
 
     def slow(self) -> bool:
         """A cookie to keep or a Content-Encoding to undo: for httpx's Response to do."""
-        return any(name in (b"set-cookie", b"content-encoding") for name, _ in self.raw_headers)
+        return _names_any(self.raw_headers, b"set-cookie", b"content-encoding")
+
+
+def _names_any(headers: list[tuple[bytes, bytes]], first: bytes, second: bytes) -> bool:
+    """Whether a header is named either (a loop: `any()` over a generator resumes it per header)."""
+    for name, _ in headers:  # noqa: SIM110 (the point: no generator)
+        if name in (first, second):
+            return True
+    return False
 
 
 def _expire(waiter: asyncio.Future[None], request: httpx.Request | None) -> None:
@@ -462,7 +469,8 @@ def _frame(method: str, raw_path: bytes, headers: list[tuple[bytes, bytes]], con
             or b"".join(names).translate(None, _NAME_OK)):
         raise httpx.LocalProtocolError("Illegal header name or value", request=request)
     lines = [b"%s %s HTTP/1.1\r\n" % (method.encode("ascii"), raw_path)]
-    lines.extend(name + b": " + value + b"\r\n" for name, value in headers)
+    for name, value in headers:
+        lines.append(name + b": " + value + b"\r\n")
     lines.append(b"\r\n")
     lines.append(content)
     return b"".join(lines)
