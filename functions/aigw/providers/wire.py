@@ -34,10 +34,10 @@ from aigw.names import ENV_UPSTREAM_TRANSPORT
 
 HIGH_WATER = 1 << 20  # buffered response bytes before the socket stops being read
 LOW_WATER = 1 << 18
-# What would let a header value or name end its line early or smuggle another header (an
-# empty name included): one regex search each, not a scan per character.
-_NAME_OK = bytes(b for b in range(256) if b not in b"\r\n\0: \t")  # a name: none of the others, not empty
-# a value: no CR, LF or NUL
+# What would let a header value or name end its line early or smuggle another header: in a
+# value CR, LF or NUL; in a name those, a colon, a space or a tab, or no name at all. Deleting
+# the bytes a name may hold leaves the ones it may not.
+_NAME_OK = bytes(b for b in range(256) if b not in b"\r\n\0: \t")
 _Key = tuple[str, str, int]
 
 
@@ -461,8 +461,8 @@ class WireTransport(httpx.AsyncBaseTransport):
 def _frame(method: str, raw_path: bytes, headers: list[tuple[bytes, bytes]], content: bytes,
            request: httpx.Request | None) -> bytes:
     """The request's bytes: request line, headers as httpx prepared them, body. The checks are
-    per character, so one pass over all names (values) finds what one per header does: for a
-    request's usual headers, a tenth of the cost of a regex search each."""
+    per character, so one pass over all names (values) finds what one per header does, at a
+    third of the cost of a regex search per header."""
     names = [name for name, _ in headers]
     values = b"".join([value for _, value in headers])
     if (b"\r" in values or b"\n" in values or b"\0" in values or not all(names)
