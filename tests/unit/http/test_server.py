@@ -104,6 +104,8 @@ def test_a_failing_response_sends_its_held_head_before_closing() -> None:
 # ---- end to end, under uvicorn ----------------------------------------------------------------
 
 WRITES: list[int] = []  # real-transport writes per connection, in order of connections
+PAUSES: list[int] = []  # times the transport told the protocol to stop writing
+BUFFERED: list[int] = []  # the transport's write buffer after each write
 
 
 class Counting(GatewayHttpProtocol):
@@ -117,9 +119,14 @@ class Counting(GatewayHttpProtocol):
         def write(data: bytes) -> None:
             WRITES[index] += 1
             real_write(data)
+            BUFFERED.append(transport.get_write_buffer_size())  # type: ignore[attr-defined]
 
         transport.write = write  # type: ignore[attr-defined]
         super().connection_made(transport)
+
+    def pause_writing(self) -> None:
+        PAUSES.append(1)
+        super().pause_writing()
 
 
 async def json_answer(request: Request) -> Response:
@@ -136,12 +143,23 @@ async def stream_answer(_: Request) -> Response:
     return StreamingResponse(frames(), media_type="text/event-stream")
 
 
+BIG = [bytes([65 + n % 26]) * 32_768 for n in range(400)]  # 12.8 MB: far past any socket buffer
+
+
+async def big_stream(_: Request) -> Response:
+    async def frames() -> Any:
+        for frame in BIG:
+            yield frame
+
+    return StreamingResponse(frames(), media_type="application/octet-stream")
+
+
 async def no_content(_: Request) -> Response:
     return Response(status_code=204)
 
 
 APP = Starlette(routes=[Route("/json", json_answer, methods=["GET", "POST", "HEAD"]),
-                        Route("/stream", stream_answer), Route("/empty", no_content)])
+                        Route("/stream", stream_answer), Route("/empty", no_content), Route("/big", big_stream)])
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +226,16 @@ def test_the_lambda_entry_serves_with_this_protocol() -> None:
     run = (ROOT / "functions" / "gateway" / "run.sh").read_text()
     assert f"--http {PROTOCOL}" in run
     assert "--no-proxy-headers" in run  # as bench/gateway_server.py runs it
+
+
+def test_a_slow_reader_holds_the_writer_back_and_gets_every_byte(server: str) -> None:
+    """The app's writes wait while the client's socket is full (the transport pauses the
+    protocol, `send` waits to drain), and nothing is lost or reordered."""
+    PAUSES.clear()
+    BUFFERED.clear()
+    with httpx.Client(timeout=30) as client, client.stream("GET", server + "/big") as answer:
+        time.sleep(0.3)  # the server fills the socket buffers meanwhile, and must wait
+        received = b"".join(answer.iter_bytes())
+    assert received == b"".join(BIG)
+    assert PAUSES  # the transport did push back
+    assert max(BUFFERED) < 1 << 20  # and the writer waited: at most a frame or so past the high-water mark
