@@ -361,9 +361,8 @@ class WireTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        scheme = url.scheme
         content = getattr(request, "_content", None)  # set once the body is read (json=, content=)
-        if request.method == "HEAD" or scheme not in ("http", "https") or content is None:
+        if content is None or not self.frames(request.method, url):
             return await self._other().handle_async_request(request)
         timeouts: dict[str, float | None] = request.extensions.get("timeout") or {}
         connection = await self._head(request.method, url, request.headers.raw, content, timeouts, request)
