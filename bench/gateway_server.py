@@ -48,14 +48,14 @@ def main() -> None:
         local = start_local_aws(config)
         create_key(local.aws, key=args.key)
         services = build_services(config, aws=local.aws, observer=observer, **({"stages": []} if args.core else {}))
-    from aigw.http.server import PROTOCOL
+    from aigw.http.server import KEEP_ALIVE_S, PROTOCOL
     from aigw.lambda_ext import install
 
     # As functions/gateway/main.py wires it: with `settings.settle_after_response` in the config,
     # responses end before their settlement (off Lambda the wrapper alone; no extension).
     app = install(create_app(services), services.config.settings)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, http=PROTOCOL,
-                proxy_headers=False)  # as run.sh
+                proxy_headers=False, timeout_keep_alive=KEEP_ALIVE_S)  # as run.sh
 
 
 if __name__ == "__main__":

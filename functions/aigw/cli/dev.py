@@ -163,9 +163,10 @@ def _run_server(app: Any, sock: Any, *, on_ready: Callable[[], None]) -> None:
             if self.started:
                 on_ready()
 
-    from aigw.http.server import PROTOCOL
+    from aigw.http.server import KEEP_ALIVE_S, PROTOCOL
 
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", http=PROTOCOL)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", http=PROTOCOL,
+                            timeout_keep_alive=KEEP_ALIVE_S)
     # uvicorn re-raises the signal that stopped it once it has shut down; SIGTERM's default
     # action would then end the process before the caller's `finally` saves the state.
     previous = signal.signal(signal.SIGTERM, _exit_cleanly)

@@ -26,6 +26,16 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 # test_server.py checks that the two agree).
 PROTOCOL = "aigw.http.server:GatewayHttpProtocol"
 
+# How long an idle kept-alive connection stays open (uvicorn's `timeout_keep_alive`; run.sh's
+# `--timeout-keep-alive`, checked by test_server.py). It must outlast the clients' own pool
+# expiry: a server that closes an idle connection first races the client reusing it, and the
+# request written in that moment fails with "Server disconnected without sending a response".
+# uvicorn's 5 s equals httpx's (and so the OpenAI and Anthropic SDKs') 5 s pool expiry, and the
+# race lost requests in this repository's tests whenever a loaded loop let the two drift apart.
+# 75 s, nginx's default, outlasts httpx, aiohttp (15 s), Node (5 s) and the gateway's own pool
+# (60 s, services.py).
+KEEP_ALIVE_S = 75
+
 
 # uvicorn's interim answer to `Expect: 100-continue`: the client waits for it before sending
 # the body, so it is never held.

@@ -100,19 +100,20 @@ class ServerHandle:
 
 def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any) -> ServerHandle:
     """Run an ASGI app under uvicorn in a background thread; returns once it accepts connections.
-    The server is the gateway's own (aigw/http/server.py) unless `http=` says otherwise."""
+    The server is the gateway's own (aigw/http/server.py), with its keep-alive, unless
+    `http=` or `timeout_keep_alive=` say otherwise."""
     import socket
 
     import uvicorn
 
-    from aigw.http.server import PROTOCOL
+    from aigw.http.server import KEEP_ALIVE_S, PROTOCOL
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only then
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                            **{"http": PROTOCOL, **uvicorn_options})
+                            **{"http": PROTOCOL, "timeout_keep_alive": KEEP_ALIVE_S, **uvicorn_options})
     server = uvicorn.Server(config)
 
     def run() -> None:

@@ -112,6 +112,7 @@ class Outcome:
     status: int
     code: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    error: str = ""  # a transport error's type and message, for the assertion that allows none
 
 
 async def one_request(client: httpx.AsyncClient, url: str, key: str, *, model: str, stream: bool,
@@ -126,9 +127,9 @@ async def one_request(client: httpx.AsyncClient, url: str, key: str, *, model: s
     headers = {"authorization": f"Bearer {key}"}
     try:
         return await _send(client, url, body, headers, stream=stream, disconnect=disconnect)
-    except (httpx.ReadError, httpx.RemoteProtocolError):
-        # Recorded rather than raised so the race test can report how many; it allows none.
-        return Outcome("transport_error", 0)
+    except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
+        # Recorded rather than raised so the race test can report how many (and which); it allows none.
+        return Outcome("transport_error", 0, error=f"{type(exc).__name__}: {exc}")
 
 
 async def _send(client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str], *,

@@ -78,7 +78,8 @@ def race(gw: Any, model: str, requests_worth: int) -> dict[str, Any]:
     start = len(gw.records)
     poller = Poller(gw.local, [budget_pk("key", key_id)], limit_usd=limit).start()
     outcomes = asyncio.run(run_load(gw.url, plan(key, model), spread_s=2.0))
-    assert sum(o.kind == "transport_error" for o in outcomes) == 0
+    dropped = [o.error for o in outcomes if o.kind == "transport_error"]
+    assert not dropped, dropped
     gw.last_record(start + TOTAL, timeout=30)
     poller.stop()
     records = [r for r in gw.records[start:] if r["key_id"] == key_id]
@@ -140,7 +141,7 @@ def test_an_upstream_beyond_every_bound_is_caught_reported_and_learned(gw: Any) 
     after = asyncio.run(run_load(gw.url, [(key, "x3", i % 2 == 0, False) for i in range(40)]))
     gw.last_record(start + 40, timeout=30)
     later = [r for r in gw.records[start:] if "charged_usd" in r]
-    odd = [(o.kind, o.status) for o in after if o.status not in (200, 429)]  # named if it fails
+    odd = [(o.kind, o.status, o.code, o.error) for o in after if o.status not in (200, 429)]  # named if it fails
     assert later and not odd, odd
     assert not any("budget_overrun" in r for r in later)
     held = snapshots(budget_items(gw.local, "key", key_id_of(gw, key)))

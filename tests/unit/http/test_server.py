@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from aigw.http.server import _CONTINUE, PROTOCOL, GatewayHttpProtocol, HeadWithBodyTransport
+from aigw.http.server import _CONTINUE, KEEP_ALIVE_S, PROTOCOL, GatewayHttpProtocol, HeadWithBodyTransport
 from aigw.local.environment import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -236,3 +236,15 @@ def test_the_lambda_entry_serves_with_this_protocol() -> None:
     run = (ROOT / "functions" / "gateway" / "run.sh").read_text()
     assert f"--http {PROTOCOL}" in run
     assert "--no-proxy-headers" in run  # as bench/gateway_server.py runs it
+    assert f"--timeout-keep-alive {KEEP_ALIVE_S} " in run
+
+
+def test_an_idle_connection_outlasts_the_clients_pools() -> None:
+    """The server must not be the first to close an idle connection (server.py KEEP_ALIVE_S):
+    not before httpx's pool (the OpenAI and Anthropic SDKs'), nor the gateway's own toward a
+    fake upstream served by serve_in_thread."""
+    from aigw.services import default_http_client
+
+    httpx_default = httpx.AsyncClient()._transport._pool._keepalive_expiry  # type: ignore[attr-defined]
+    gateway_pool = default_http_client()._transport._expiry  # type: ignore[attr-defined]
+    assert max(httpx_default, gateway_pool) < KEEP_ALIVE_S
