@@ -89,3 +89,66 @@ def test_a_body_read_before_is_read_again() -> None:
             return await read_body(request, 10)
 
         asyncio.run(too_large())
+
+
+# ---- under the gateway's own server: a timer only while the body is still coming --------------
+
+def _serve(monkeypatch: pytest.MonkeyPatch, chunks: list[bytes], timeout_s: float,
+           pause_s: float = 0.1) -> tuple[list[bytes], int]:
+    """The body read by an app under the gateway's protocol: the client's bytes arrive in
+    `chunks`, the loop running a while after each; what the client got, and the timers made."""
+    from aigw.http.common import BodyTimeout
+    from aigw.http.server import GatewayHttpProtocol
+    from tests.unit.http.server_harness import Transport, config_for
+
+    timers: list[float | None] = []
+    real_timeout = asyncio.timeout
+
+    def counting(delay: float | None) -> Any:
+        timers.append(delay)
+        return real_timeout(delay)
+
+    monkeypatch.setattr(asyncio, "timeout", counting)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            body = await read_body(Request(scope, receive, send), 1000, timeout_s)
+            status, text = 200, str(len(body)).encode()
+        except BodyTimeout:
+            status, text = 408, b"late"
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-length", str(len(text)).encode())]})
+        await send({"type": "http.response.body", "body": text})
+
+    async def run() -> list[bytes]:
+        from uvicorn.server import ServerState
+
+        loop = asyncio.get_running_loop()
+        protocol = GatewayHttpProtocol(config=config_for(app), server_state=ServerState(), app_state={}, _loop=loop)
+        transport = Transport(loop)
+        transport.protocol = protocol
+        protocol.connection_made(transport)
+        for chunk in chunks:
+            protocol.data_received(chunk)
+            await asyncio.sleep(pause_s)
+        return transport.writes
+
+    return asyncio.run(run()), len(timers)
+
+
+HEAD = b"POST /x HTTP/1.1\r\nhost: h\r\ncontent-length: 5\r\n\r\n"
+
+
+def test_a_body_the_server_holds_whole_is_read_without_a_timer(monkeypatch: pytest.MonkeyPatch) -> None:
+    writes, timers = _serve(monkeypatch, [HEAD + b"hello"], 0.05)
+    assert writes[0].startswith(b"HTTP/1.1 200 ") and writes[0].endswith(b"\r\n\r\n5")
+    assert timers == 0
+
+
+def test_a_body_still_coming_is_read_under_the_timer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rest of the body on its way: the read is timed. It gets the body if it comes in
+    time, and answers 408 if it stops coming."""
+    writes, timers = _serve(monkeypatch, [HEAD, b"hello"], 1.0, pause_s=0.05)
+    assert writes[0].startswith(b"HTTP/1.1 200 ") and writes[0].endswith(b"\r\n\r\n5") and timers == 1
+    writes, timers = _serve(monkeypatch, [HEAD + b"he"], 0.05)
+    assert writes[0].startswith(b"HTTP/1.1 408 ") and timers == 1
