@@ -121,6 +121,7 @@ class Exchange:
             # (Only a task cancelled before its first step skips this: uvicorn's forced shutdown,
             # after which nothing waits on the set.)
             self.protocol.tasks.discard(self.task)
+            self.task = None  # the task refers to this exchange through its coroutine
 
     async def _send_500(self) -> None:
         await self.send({"type": "http.response.start", "status": 500, "headers": [

@@ -124,7 +124,12 @@ class GatewayHttpProtocol(asyncio.Protocol):
         if exc is None:
             self.transport.close()
         self._stop_idle_timer()
+        # The connection's objects refer to each other (the parser and each exchange to this
+        # protocol, this protocol to them); dropping this side leaves the collector nothing to
+        # find when the connection goes (tests/unit/http/test_server.py).
         self.parser = None  # type: ignore[assignment]
+        self.cycle = None
+        self.pipeline.clear()
 
     def eof_received(self) -> None:
         pass

@@ -251,3 +251,35 @@ def test_a_slow_reader_holds_the_writer_back_and_gets_every_byte(server: str) ->
     assert received == b"".join(BIG)
     assert PAUSES  # the transport did push back
     assert max(BUFFERED) < 1 << 20  # and the writer waited: at most a frame or so past the high-water mark
+
+
+def test_a_closed_connection_leaves_nothing_for_the_cyclic_collector() -> None:
+    """A connection's protocol, parser and exchanges refer to each other; once it is gone
+    nothing of it may wait for the collector (the gateway's loop pauses for every collection:
+    tests/functional/test_no_cyclic_garbage.py)."""
+    import gc
+
+    handle = serve_in_thread(APP)
+    try:
+        # A JSON answer and a stream per connection. (A client leaving a Starlette
+        # StreamingResponse leaves its anyio task group's exception and frames for the collector,
+        # under uvicorn's protocol as under this one: the gateway streams with its own response.)
+        for _ in range(20):
+            with httpx.Client(base_url=handle.url, timeout=10) as client:
+                assert client.post("/json", content=b"x").status_code == 200
+                assert client.get("/stream").text.count("data:") == 3
+        deadline = time.monotonic() + 10
+        while handle._server.server_state.connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)  # the last tasks' ends
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            gc.collect()
+            left = sorted({type(o).__name__ for o in gc.garbage
+                           if type(o).__module__.startswith(("aigw.http", "uvicorn", "httptools"))})
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+        assert not left, left
+    finally:
+        handle.stop()
