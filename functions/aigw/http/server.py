@@ -11,9 +11,10 @@ It differs in what one request costs. Per request, uvicorn's protocol builds an
 `asyncio.Event` and arms and cancels a keep-alive timer. It runs two regexes per response
 header. A done callback then takes one more turn of the event loop, with its `epoll_wait`.
 Here a request is one small object, and its body waits on a future only when it has not
-arrived. One timer per connection checks idleness. The header checks are one regex over all
-names and one over all values; the patterns are single characters, so this finds what
-per-header searches find. The task leaves the server's set when it ends, with no callback.
+arrived. One timer per connection checks idleness. The header checks are one
+`bytes.translate` pass over all names and one over all values (exchange.py); uvicorn's patterns
+are single-character classes, so this finds what its per-header searches find. The task leaves
+the server's set when it ends, with no callback.
 
 A trivial app took 132 us of CPU per request under uvicorn's protocol and 104 under this
 one. The gateway's core path runs 1,005k instructions per JSON request under uvicorn's and
