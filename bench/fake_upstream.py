@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "functions")]
 
 import uvicorn
+
+from aigw.http.server import KEEP_ALIVE_S, PROTOCOL
 
 from tests.fakes.openai_upstream import FakeOpenAI
 
@@ -36,11 +38,8 @@ def main() -> None:
     # An upstream that closes idle connections before the gateway's pool lets them go (60 s)
     # races the gateway's reuse of them; a test that reads garbage or timings needs no such
     # failure in it (real providers do close idle connections: the router retries what that fails).
-    options: dict[str, Any] = {"timeout_keep_alive": 75}
+    options: dict[str, Any] = {"timeout_keep_alive": KEEP_ALIVE_S}
     if args.one_write:  # the gateway's own server protocol, which holds a head for its body
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
-        from aigw.http.server import PROTOCOL
-
         options["http"] = PROTOCOL
     uvicorn.run(QuietFake().app(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
                 **options)  # type: ignore[arg-type]

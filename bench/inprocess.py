@@ -6,7 +6,10 @@ on the core path (no stages), against the fake OpenAI upstream in a child proces
 the wall time per request including the upstream's own, and this process's CPU time per
 request (the gateway's own work: the upstream's runs in its child). Run it alternately on two
 checkouts (`--tree`) to compare them: this VM's speed drifts, so compare the best of a few
-alternating runs. `--phases` (non-stream) splits a request at its steps: key, body, validation and context,
+alternating runs. `--cold` evicts the CPU's caches before each request (it writes a buffer
+larger than the last-level cache) and prints the CPU time of the requests alone: a request
+then runs as a Lambda invocation after an idle spell runs, or as one in the peers bench, where
+the other gateways' requests run in between (on this VM about 2.5x the warm figure). `--phases` (non-stream) splits a request at its steps: key, body, validation and context,
 pipeline to request, request building, framing and write, the upstream, the body read,
 translation and usage, the log line and EMF, the JSON answer.
 """
@@ -39,6 +42,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout whose gateway to run")
     parser.add_argument("--phases", action="store_true", help="split a non-streaming request at its steps")
+    parser.add_argument("--cold", type=int, nargs="?", const=128, metavar="MB",
+                        help="evict the caches before each request by writing MB megabytes (default 128)")
     args = parser.parse_args()
     tree = args.tree.resolve()
     sys.path[:0] = [str(tree / "functions"), str(tree)]
@@ -50,9 +55,17 @@ def main() -> None:
         app = _app(f"http://127.0.0.1:{port}/v1")
         marks: list[dict[str, float]] = []
         body = json.dumps(STREAM_BODY if args.kind == "stream" else BODY).encode()
-        elapsed, cpu = asyncio.run(_run(app, body, args.requests, marks if args.phases else None))
+        if args.cold:
+            cpus = asyncio.run(_run_cold(app, body, args.requests, args.cold))
+        else:
+            elapsed, cpu = asyncio.run(_run(app, body, args.requests, marks if args.phases else None))
     finally:
         upstream.terminate()
+    if args.cold:
+        cpus.sort()
+        print(f"{args.kind} ({tree.name}), cold caches: the gateway's CPU per request, median "
+              f"{1e6 * statistics.median(cpus):.0f} us, p90 {1e6 * cpus[int(len(cpus) * 0.9)]:.0f} us")
+        return
     print(f"{args.kind} ({tree.name}): {1000 * elapsed / args.requests:.3f} ms per request, wall, "
           f"the upstream's time included; the gateway's CPU {1e6 * cpu / args.requests:.0f} us per request")
     if args.phases:
@@ -88,6 +101,24 @@ async def _run(app: Any, body: bytes, n: int, marks: list[dict[str, float]] | No
         if marks is not None:
             marks.append(dict(current))
     return time.perf_counter() - started, time.process_time() - cpu
+
+
+async def _run_cold(app: Any, body: bytes, n: int, megabytes: int) -> list[float]:
+    """Each request's CPU time (this thread's), after writing to every cache line of a buffer
+    larger than the last-level cache."""
+    current: dict[str, float] = {}
+    for _ in range(300):
+        await _one(app, body, current)
+    junk = bytearray(megabytes << 20)
+    stride = 64  # a cache line
+    marks = [bytes(len(junk[::stride])), b"\x01" * len(junk[::stride])]
+    cpus = []
+    for i in range(n):
+        junk[::stride] = marks[i % 2]
+        started = time.thread_time()
+        await _one(app, body, current)
+        cpus.append(time.thread_time() - started)
+    return cpus
 
 
 async def _one(app: Any, body: bytes, current: dict[str, float]) -> None:

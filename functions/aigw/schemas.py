@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from aigw import screens
 from aigw.errors import InvalidRequest
 from aigw.jsonbody import parse_object
 
@@ -202,6 +203,28 @@ class ChatCompletionRequest(_Open):
         return self
 
 
+# The shapes most chat requests take, checked without building models (aigw/screens.py).
+_MESSAGE_SCREEN = screens.Screen(ChatMessage, {
+    "role": screens.one_of("system", "developer", "user", "assistant", "tool", "function"),
+    "content": screens.optional(screens.text), "name": screens.optional(screens.text),
+    "tool_call_id": screens.optional(screens.text), "reasoning_content": screens.optional(screens.text)})
+_TOKENS = screens.optional(screens.whole(1, MAX_OUTPUT_TOKENS))
+CHAT_SCREEN = screens.Screen(ChatCompletionRequest, {
+    "model": screens.sized(1, MAX_NAME_LENGTH), "messages": screens.objects(_MESSAGE_SCREEN, least=1),
+    "stream": screens.optional(screens.flag),
+    "stream_options": screens.optional(screens.obj(screens.Screen(
+        StreamOptions, {"include_usage": screens.optional(screens.flag)}))),
+    "n": screens.optional(screens.whole(1, MAX_CHOICES)), "max_tokens": _TOKENS, "max_completion_tokens": _TOKENS,
+    "temperature": screens.optional(screens.number(0, 2)), "top_p": screens.optional(screens.number(0, 1)),
+    "top_k": screens.optional(screens.whole(0)), "presence_penalty": screens.optional(screens.number(-2, 2)),
+    "frequency_penalty": screens.optional(screens.number(-2, 2)), "seed": screens.optional(screens.whole()),
+    "stop": screens.optional(lambda value: screens.text(value) or screens.texts(value)),
+    "parallel_tool_calls": screens.optional(screens.flag), "reasoning_effort": screens.optional(screens.text),
+    "user": screens.optional(screens.text),
+}, validators=frozenset({"_stream_options_need_stream"}),
+    whole=lambda body: body.get("stream_options") is None or body.get("stream") is True)
+
+
 # ---- OpenAI Embeddings ------------------------------------------------------------------------
 TokenId = Annotated[Int, Field(ge=0, lt=2**31)]
 
@@ -252,6 +275,7 @@ def plain_message(message: str) -> str:
 
 
 def validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    """The model built from `data`, or a 400 naming the first problem."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -262,3 +286,9 @@ def validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
         text = plain_message(first["msg"])
         message = f"{loc}: {text}{more}" if loc else f"{text}{more}"
         raise InvalidRequest(message, param=loc or None) from None
+
+
+def check(screen: screens.Screen, data: dict[str, Any]) -> None:
+    """`validate` for a caller that needs only the verdict: a body `screen` passes is valid."""
+    if not screen.passes(data):
+        validate(screen.model, data)

@@ -20,9 +20,14 @@ if TYPE_CHECKING:
     from aigw.routing.router import Router
 
 
+# An idle upstream connection is kept a minute: keep-alive matters more than anything else here
+# (the gateway's server keeps its own clients' longer: aigw/http/server.py KEEP_ALIVE_S).
+UPSTREAM_POOL = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=60)
+
+
 def default_http_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """One pooled client for every upstream; keep-alive matters more than anything else here."""
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=60)
+    """One pooled client for every upstream."""
+    limits = UPSTREAM_POOL
     if transport is None:  # httpcore's pool and framing are a third of the hot path's CPU
         from aigw.providers.wire import default_transport
 

@@ -17,9 +17,9 @@ from aigw.http.common import authenticate, error_response, read_body, request_id
 from aigw.http.frontdoor import Incoming, serve
 from aigw.pipeline.context import RequestContext
 from aigw.providers.base import NativeRequest
-from aigw.schemas import parse_json_object, validate
+from aigw.schemas import check, parse_json_object, validate
 from aigw.services import Services
-from aigw.translate.anthropic_client import AnthropicCodec, MessagesRequest, openai_body
+from aigw.translate.anthropic_client import MESSAGES_SCREEN, AnthropicCodec, MessagesRequest, openai_body
 
 API = "anthropic"
 # Client headers an Anthropic deployment receives with the client's own body.
@@ -40,7 +40,7 @@ class AnthropicRoutes:
 
     async def _context(self, incoming: Incoming) -> RequestContext:
         data = incoming.data
-        validate(MessagesRequest, data)
+        check(MESSAGES_SCREEN, data)
         model = resolve_model(self.services, incoming.key, data["model"])
         if model.mode != "chat":
             raise InvalidRequest(f"{model.name!r} is an embedding model", param="model")

@@ -13,7 +13,7 @@ from aigw.http.common import api_of, authenticate, error_response, request_id_of
 from aigw.http.frontdoor import Incoming, refused, serve
 from aigw.pipeline.codec import OpenAICodec
 from aigw.pipeline.context import RequestContext
-from aigw.schemas import ChatCompletionRequest, EmbeddingsRequest, validate
+from aigw.schemas import CHAT_SCREEN, EmbeddingsRequest, check, validate
 from aigw.services import Services
 
 API = "openai"
@@ -31,8 +31,8 @@ class OpenAIRoutes:
 
     async def _chat(self, incoming: Incoming) -> RequestContext:
         data = incoming.data
-        parsed = validate(ChatCompletionRequest, data)
-        model = resolve_model(self.services, incoming.key, parsed.model)
+        check(CHAT_SCREEN, data)
+        model = resolve_model(self.services, incoming.key, data["model"])
         if model.mode != "chat":
             raise InvalidRequest(f"{model.name!r} is an embedding model; use /v1/embeddings", param="model")
         stream = bool(data.get("stream"))

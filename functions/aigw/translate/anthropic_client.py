@@ -25,11 +25,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, Tag, model_validator
 
+from aigw import screens
 from aigw.errors import GatewayError
 from aigw.pipeline.codec import sse
 from aigw.pricing.cost import Usage
 from aigw.providers.base import ChatChunk, ChatResult, NativeChunk
-from aigw.schemas import MAX_OUTPUT_TOKENS, Bool, Int, Name, Number, OutputTokens, _Block, _Open, block_type
+from aigw.schemas import MAX_NAME_LENGTH, MAX_OUTPUT_TOKENS, Bool, Int, Name, Number, OutputTokens, _Block, _Open, block_type
 
 STOP_REASONS: dict[str, str] = {
     "stop": "end_turn",
@@ -130,6 +131,19 @@ class MessagesRequest(_Open):
     tool_choice: AnthropicToolChoice | None = None
     metadata: AnthropicMetadata | None = None
     thinking: ThinkingConfig | None = None
+
+
+# The shapes most Messages requests take, checked without building models (aigw/screens.py).
+MESSAGES_SCREEN = screens.Screen(MessagesRequest, {
+    "model": screens.sized(1, MAX_NAME_LENGTH), "max_tokens": screens.whole(1, MAX_OUTPUT_TOKENS),
+    "messages": screens.objects(screens.Screen(AnthropicMessage, {
+        "role": screens.one_of("user", "assistant"), "content": screens.text}), least=1),
+    "system": screens.optional(screens.text), "stream": screens.optional(screens.flag),
+    "temperature": screens.optional(screens.number(0, 1)), "top_p": screens.optional(screens.number(0, 1)),
+    "top_k": screens.optional(screens.whole(0)), "stop_sequences": screens.optional(screens.texts),
+    "metadata": screens.optional(screens.obj(screens.Screen(
+        AnthropicMetadata, {"user_id": screens.optional(screens.text)}))),
+})
 
 
 # ---- request: Anthropic -> OpenAI ---------------------------------------------------------------

@@ -6,6 +6,7 @@ protocol does, byte for byte, is test_server_equivalence.py."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
 import time
 from collections.abc import Iterator
@@ -233,11 +234,10 @@ def test_an_idle_connection_outlasts_the_clients_pools() -> None:
     """The server must not be the first to close an idle connection (server.py KEEP_ALIVE_S):
     not before httpx's pool (the OpenAI and Anthropic SDKs'), nor the gateway's own toward a
     fake upstream served by serve_in_thread."""
-    from aigw.services import default_http_client
+    from aigw.services import UPSTREAM_POOL
 
-    httpx_default = httpx.AsyncClient()._transport._pool._keepalive_expiry  # type: ignore[attr-defined]
-    gateway_pool = default_http_client()._transport._expiry  # type: ignore[attr-defined]
-    assert max(httpx_default, gateway_pool) < KEEP_ALIVE_S
+    httpx_default = inspect.signature(httpx.AsyncClient).parameters["limits"].default.keepalive_expiry
+    assert max(httpx_default, UPSTREAM_POOL.keepalive_expiry) < KEEP_ALIVE_S
 
 
 def test_a_slow_reader_holds_the_writer_back_and_gets_every_byte(server: str) -> None:
