@@ -28,6 +28,9 @@ _last_second: tuple[int, str] = (-1, "")  # the last whole second formatted, and
 # replaced whole, so a thread never pairs one second's number with another's text
 
 
+_MILLIS = tuple(f",{ms:03d}+0000" for ms in range(1000))  # the format machinery, cold, cost 15 us a line
+
+
 def log_timestamp(now: float) -> str:
     """`slow_log_timestamp`, formatting the date and time once per second (strftime was a
     tenth of the log line's cost)."""
@@ -39,7 +42,21 @@ def log_timestamp(now: float) -> str:
         second = int(now)
         text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
         _last_second = (second, text)
-    return f"{text},{int(now * 1000) % 1000:03d}+0000"
+    return text + _MILLIS[int(now * 1000) % 1000]
+
+
+_environ_data = getattr(os.environ, "_data", None)  # os.environ's own dict (CPython), or None
+_TRACE_KEY = os.environ.encodekey(XRAY_TRACE_ENV) if _environ_data is not None else None  # type: ignore[attr-defined]
+
+
+def trace_header() -> str | None:
+    """`os.environ.get(XRAY_TRACE_ENV)` without the KeyError `os.environ` raises and catches
+    inside when the variable is unset, as it is for every request outside a traced Lambda
+    function (17 us with cold caches)."""
+    if _environ_data is None:
+        return os.environ.get(XRAY_TRACE_ENV)
+    raw = _environ_data.get(_TRACE_KEY)
+    return None if raw is None else os.environ.decodevalue(raw)  # type: ignore[attr-defined]
 
 
 def log_line(level: str, location: str, message: str, service: str, fields: Mapping[str, Any],
@@ -49,7 +66,7 @@ def log_line(level: str, location: str, message: str, service: str, fields: Mapp
     for name, value in fields.items():
         if value is not None:
             line[name] = value
-    trace = os.environ.get(XRAY_TRACE_ENV)
+    trace = trace_header()
     if trace:
         line["xray_trace_id"] = trace.split(";")[0].replace("Root=", "")
     return _dumps(line)

@@ -65,8 +65,9 @@ def request_record(ctx: RequestContext) -> dict[str, Any]:
         "disconnected": ctx.disconnected,
         "stopped_by": ctx.stopped.by if ctx.stopped else None,
     }
-    for name, value in ctx.log.items():  # stage fields are namespaced: they never replace a core field
-        record.setdefault(name, value)
+    if ctx.log:
+        for name, value in ctx.log.items():  # stage fields are namespaced: they never replace a core field
+            record.setdefault(name, value)
     return record
 
 
@@ -211,13 +212,15 @@ class Observer:
             metrics.append((n.METRIC_RETRIES, "Count", record["retries"]))
         if ctx.served_model and ctx.served_model != ctx.model.name:
             metrics.append((n.METRIC_FALLBACKS, "Count", 1))
-        if "budget_overrun" in ctx.log:
-            metrics.append((n.METRIC_BUDGET_OVERRUNS, "Count", 1))
-        if "usage_invalid" in ctx.log:
-            metrics.append((n.METRIC_USAGE_INVALID, "Count", 1))
-        alerts = ctx.log.get("alerts")
-        if alerts:
-            metrics.append((n.METRIC_BUDGET_ALERTS, "Count", len(alerts)))
+        staged = ctx.log
+        if staged:
+            if "budget_overrun" in staged:
+                metrics.append((n.METRIC_BUDGET_OVERRUNS, "Count", 1))
+            if "usage_invalid" in staged:
+                metrics.append((n.METRIC_USAGE_INVALID, "Count", 1))
+            alerts = staged.get("alerts")
+            if alerts:
+                metrics.append((n.METRIC_BUDGET_ALERTS, "Count", len(alerts)))
         documents = []
         if ctx.error is not None:
             metrics.append((n.METRIC_ERRORS, "Count", 1))
@@ -226,7 +229,7 @@ class Observer:
             elif ctx.error.code == "rate_limit_exceeded":
                 metrics.append((n.METRIC_RATE_LIMITED, "Count", 1))
             documents.append(_errors_by_type(ctx.error.code or ctx.error.type, now))
-        for acted in ctx.log.get("guardrails") or ():
+        for acted in (staged.get("guardrails") or ()) if staged else ():
             documents.append(emf_document(
                 METRICS_NAMESPACE, [n.METRIC_DIMENSIONS_GUARDRAIL],
                 {n.DIM_GUARDRAIL: _dimension(acted.get("name")), n.DIM_ACTION: _dimension(acted.get("action"))},

@@ -70,6 +70,9 @@ class LogFields:
     def __contains__(self, name: object) -> bool:
         return name in self._fields
 
+    def __bool__(self) -> bool:  # (no stage wrote anything: the core path skips every lookup)
+        return bool(self._fields)
+
     def get(self, name: str, default: Any = None) -> Any:
         return self._fields.get(name, default)
 
