@@ -5,7 +5,8 @@ rendered in each client API's envelope."""
 from __future__ import annotations
 
 import asyncio
-import secrets
+import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,8 +40,37 @@ class BodyTimeout(GatewayError):
     code = "request_timeout"
 
 
+class RandomHex:
+    """Hex text of OS randomness, read `batch` ids at a time: `secrets.token_hex` is a getrandom
+    system call for every id, 14 us per request with cold caches. Each id is as random as
+    `token_hex(size)`'s; a forked child starts with an empty pool (never its parent's ids)."""
+
+    def __init__(self, size: int, batch: int = 256) -> None:
+        self._chars = 2 * size
+        self._batch = size * batch
+        self._pool = ""
+        self._at = 0
+        self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._empty)
+
+    def _empty(self) -> None:
+        self._pool, self._at = "", 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            at = self._at
+            if at >= len(self._pool):
+                self._pool, at = os.urandom(self._batch).hex(), 0
+            self._at = at + self._chars
+            return self._pool[at:at + self._chars]
+
+
+_request_hex = RandomHex(12)
+
+
 def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
+    return "req_" + _request_hex()
 
 
 def request_id_of(request: Request) -> str:
