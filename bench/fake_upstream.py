@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "functions")]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import uvicorn
 
 from aigw.http.server import KEEP_ALIVE_S, PROTOCOL
-
 from tests.fakes.openai_upstream import FakeOpenAI
 
 

@@ -1,5 +1,5 @@
 """The hot path in-process: `python bench/inprocess.py [--kind json|stream] [--requests 3000]
-[--tree CHECKOUT] [--phases]`.
+[--tree CHECKOUT] [--phases] [--cold [MB]]`.
 
 Calls the gateway's ASGI app directly (no client socket, no client library in this process)
 on the core path (no stages), against the fake OpenAI upstream in a child process, and prints
@@ -9,7 +9,8 @@ checkouts (`--tree`) to compare them: this VM's speed drifts, so compare the bes
 alternating runs. `--cold` evicts the CPU's caches before each request (it writes a buffer
 larger than the last-level cache) and prints the CPU time of the requests alone: a request
 then runs as a Lambda invocation after an idle spell runs, or as one in the peers bench, where
-the other gateways' requests run in between (on this VM about 2.5x the warm figure). `--phases` (non-stream) splits a request at its steps: key, body, validation and context,
+the other gateways' requests run in between (on this VM about 2.5x the warm figure).
+`--phases` (non-stream) splits a request at its steps: key, body, validation and context,
 pipeline to request, request building, framing and write, the upstream, the body read,
 translation and usage, the log line and EMF, the JSON answer.
 """

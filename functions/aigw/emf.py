@@ -46,7 +46,7 @@ def log_timestamp(now: float) -> str:
 
 
 _environ_data = getattr(os.environ, "_data", None)  # os.environ's own dict (CPython), or None
-_TRACE_KEY = os.environ.encodekey(XRAY_TRACE_ENV) if _environ_data is not None else None  # type: ignore[attr-defined]
+_TRACE_KEY = os.environ.encodekey(XRAY_TRACE_ENV) if _environ_data is not None else None
 
 
 def trace_header() -> str | None:
@@ -56,7 +56,7 @@ def trace_header() -> str | None:
     if _environ_data is None:
         return os.environ.get(XRAY_TRACE_ENV)
     raw = _environ_data.get(_TRACE_KEY)
-    return None if raw is None else os.environ.decodevalue(raw)  # type: ignore[attr-defined]
+    return None if raw is None else os.environ.decodevalue(raw)
 
 
 def log_line(level: str, location: str, message: str, service: str, fields: Mapping[str, Any],

@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aigw.auth import keys as key_module
 from aigw.auth import KeyRecord, KeyStore, extract_key, generate_key, hash_key, key_item_pk, key_prefix
+from aigw.auth import keys as key_module
 
 
 def test_generated_keys_have_the_documented_shape() -> None:

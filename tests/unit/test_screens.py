@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from aigw import screens
-from aigw.schemas import CHAT_SCREEN, ChatCompletionRequest, check
 from aigw.errors import InvalidRequest
+from aigw.schemas import CHAT_SCREEN, ChatCompletionRequest, check
 from aigw.translate.anthropic_client import MESSAGES_SCREEN, MessagesRequest
 
 # Values on both sides of every range the models use, and of every type they tell apart.

@@ -26,7 +26,7 @@ def _compact_sha256() -> Callable[[bytes], Any]:
     caches (a Lambda invocation after an idle spell), this one about 3 (bench/inprocess.py --cold)."""
     for module in ("_sha2", "_sha256"):  # 3.12+, 3.11
         try:
-            builtin: Callable[[bytes], Any] = getattr(__import__(module), "sha256")
+            builtin: Callable[[bytes], Any] = __import__(module).sha256
         except (ImportError, AttributeError):
             continue
         if builtin(b"abc").hexdigest() == hashlib.sha256(b"abc").hexdigest():

@@ -30,7 +30,18 @@ from aigw.errors import GatewayError
 from aigw.pipeline.codec import sse
 from aigw.pricing.cost import Usage
 from aigw.providers.base import ChatChunk, ChatResult, NativeChunk
-from aigw.schemas import MAX_NAME_LENGTH, MAX_OUTPUT_TOKENS, Bool, Int, Name, Number, OutputTokens, _Block, _Open, block_type
+from aigw.schemas import (
+    MAX_NAME_LENGTH,
+    MAX_OUTPUT_TOKENS,
+    Bool,
+    Int,
+    Name,
+    Number,
+    OutputTokens,
+    _Block,
+    _Open,
+    block_type,
+)
 
 STOP_REASONS: dict[str, str] = {
     "stop": "end_turn",

@@ -31,6 +31,23 @@ def test_the_same_json_as_starlettes(body: Any) -> None:
     assert fast_headers == slow_headers
 
 
+header_names = st.sampled_from(["x-request-id", "Content-Type", "content-length", "X-AIGW-Cost-USD", "retry-after",
+                                 "content-type"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(headers=st.dictionaries(header_names, st.text("abc/;= 0123456789", max_size=12), max_size=4),
+       status=st.sampled_from([100, 101, 199, 200, 201, 204, 304, 400, 429, 500, 503]))
+def test_the_same_head_as_starlettes(headers: dict[str, str], status: int) -> None:
+    """Every header and its order: the status codes without a length, a caller's own
+    Content-Type or Content-Length in any case."""
+    body = {"id": "x", "n": [1, 2.5, None]}
+    fast, slow = JsonBody(body, status, headers), JSONResponse(body, status, headers)
+    assert fast.body == slow.body and fast.status_code == slow.status_code
+    assert fast.raw_headers == slow.raw_headers
+    assert fast.background is None and dict(fast.headers) == dict(slow.headers)
+
+
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_non_finite_numbers_are_refused_as_starlette_refuses_them(value: float) -> None:
     with pytest.raises(ValueError):
