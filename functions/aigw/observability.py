@@ -31,6 +31,7 @@ _ids = itertools.count()
 def request_record(ctx: RequestContext) -> dict[str, Any]:
     usage = ctx.usage
     deployment = ctx.deployment
+    elapsed_s = ctx.elapsed_s()  # once: the latency and the gateway's overhead of the same instant
     record: dict[str, Any] = {
         "request_id": ctx.request_id,
         "api": ctx.api,
@@ -56,9 +57,9 @@ def request_record(ctx: RequestContext) -> dict[str, Any]:
         "reasoning_tokens": usage.reasoning_tokens if usage else 0,
         "usage_estimated": usage.estimated if usage else False,
         "cost_usd": round(ctx.cost_usd, 10),
-        "latency_ms": round(ctx.elapsed_s() * 1000, 3),
+        "latency_ms": round(elapsed_s * 1000, 3),
         "ttft_ms": round(ctx.first_token_s * 1000, 3) if ctx.first_token_s is not None else None,
-        "overhead_ms": round(ctx.overhead_ms(), 3),
+        "overhead_ms": round(ctx.overhead_ms(elapsed_s), 3),
         "cache": ctx.cache,
         "retries": max(len(ctx.attempts) - 1, 0),
         "path": [f"{a.model}:{a.deployment}:{a.status}" for a in ctx.attempts],

@@ -108,7 +108,7 @@ def test_an_unexpected_error_is_a_500_whose_request_id_is_in_the_log(gw: Any, mo
     def boom(*_: Any, **__: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("aigw.http.openai_api.validate", boom)
+    monkeypatch.setattr("aigw.http.openai_api.check", boom)
     r = httpx.post(gw.base_url + "/chat/completions", json={"model": "mock-fast", "messages": []},
                    headers={"authorization": f"Bearer {gw.key}"})
     assert r.status_code == 500 and "a bug" not in r.text and "Traceback" not in r.text

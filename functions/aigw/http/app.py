@@ -21,7 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route, Router
 
 from aigw.errors import GatewayError
-from aigw.http.common import REQUEST_ID_SCOPE_KEY, api_of, error_response, new_request_id, request_id_of
+from aigw.http.common import REQUEST_ID_SCOPE_KEY, GatewayRequest, api_of, error_response, new_request_id, request_id_of
+from aigw.http.exchange import Exchange
 from aigw.http.frontdoor import refused
 from aigw.http.openai_api import OpenAIRoutes
 from aigw.names import HEALTH_PATH
@@ -104,7 +105,7 @@ class Endpoint:
         self.handler = handler
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        response = await self.handler(Request(scope, receive, send))
+        response = await self.handler(GatewayRequest(scope, receive, send))
         await response(scope, receive, send)
 
 
@@ -142,7 +143,7 @@ class ExactRoutes:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            route = self.exact.get(get_route_path(scope))
+            route = self.exact.get(get_route_path(scope) if scope.get("root_path") else scope["path"])
             if route is not None and (not route.methods or scope["method"] in route.methods):
                 scope.setdefault("router", self.router)
                 scope["endpoint"] = route.endpoint
@@ -150,6 +151,23 @@ class ExactRoutes:
                 await route.app(scope, receive, send)
                 return
         await self.router(scope, receive, send)
+
+
+class _Progress:
+    """Whether a response has begun, seen from its `send`."""
+
+    __slots__ = ("started",)
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def tracking(self, send: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+        async def tracking_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self.started = True
+            await send(message)
+
+        return tracking_send
 
 
 class _Edge:
@@ -167,16 +185,15 @@ class _Edge:
         request_id = new_request_id()
         scope[REQUEST_ID_SCOPE_KEY] = request_id
         started_at = time.perf_counter()
-        started = False
-
-        async def tracking_send(message: Any) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        # Whether the response has begun: the gateway's own server knows (its `Exchange`);
+        # under any other, a wrapper on `send` watches for the start (one more call per message).
+        progress = getattr(send, "__self__", None)
+        inner_send = send
+        if not isinstance(progress, Exchange):
+            progress = _Progress()
+            inner_send = progress.tracking(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, inner_send)
         except HTTPException as exc:  # the router's own refusals (405 for a method no route takes)
             path = scope.get("path", "")
             api = api_of(path, Headers(scope=scope))
@@ -184,7 +201,7 @@ class _Edge:
                                  code="method_not_allowed" if exc.status_code == 405 else None)
             self.observer.request_refused(refusal_record(request_id, api, path, error,
                                                          time.perf_counter() - started_at))
-            if not started:
+            if not progress.started:
                 response = error_response(error, request_id, envelope=api, headers=dict(exc.headers or {}))
                 await response(scope, receive, send)
         except Exception as exc:
@@ -195,6 +212,6 @@ class _Edge:
                                                                       "error": type(exc).__name__})
             self.observer.request_refused(refusal_record(request_id, api, path, error,
                                                          time.perf_counter() - started_at), unexpected=True)
-            if not started:
+            if not progress.started:
                 response = error_response(error, request_id, envelope=api)
                 await response(scope, receive, send)

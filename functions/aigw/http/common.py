@@ -10,6 +10,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
@@ -24,6 +25,29 @@ from aigw.pipeline.outcome import JsonOutcome, Outcome
 from aigw.services import Services
 
 REQUEST_ID_SCOPE_KEY = "aigw.request_id"  # set once per request by the app's edge middleware
+
+
+class RequestHeaders(Headers):
+    """Starlette's request headers, with `get` that does not raise and catch a KeyError for a
+    header the request lacks (Mapping.get's way; the end-user header, absent from most requests,
+    is looked up on every one). tests/unit/http/test_request_headers.py holds it to Headers."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        wanted = key.lower().encode("latin-1")
+        for name, value in self._list:
+            if name == wanted:
+                return value.decode("latin-1")
+        return default
+
+
+class GatewayRequest(Request):
+    """A Starlette request whose headers are `RequestHeaders`."""
+
+    @property
+    def headers(self) -> Headers:
+        if not hasattr(self, "_headers"):
+            self._headers = RequestHeaders(scope=self.scope)
+        return self._headers
 
 
 class ClientClosed(GatewayError):

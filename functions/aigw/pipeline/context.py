@@ -199,8 +199,9 @@ class RequestContext:
     def elapsed_s(self) -> float:
         return time.perf_counter() - self.started
 
-    def overhead_ms(self) -> float:
-        return max(self.elapsed_s() - self.upstream_s, 0.0) * 1000
+    def overhead_ms(self, elapsed_s: float | None = None) -> float:
+        """The request's time not spent waiting on an upstream, up to now (or to `elapsed_s`)."""
+        return max((self.elapsed_s() if elapsed_s is None else elapsed_s) - self.upstream_s, 0.0) * 1000
 
     def prompt_tokens(self) -> int:
         """Prompt tokens by tiktoken, as OpenAI's recipe counts them (images by its rule); counted
