@@ -71,6 +71,14 @@ async def iter_body(response: httpx.Response) -> AsyncIterator[bytes]:
     await response.aclose()
 
 
+def _jar_empty(jar: Any) -> bool:
+    """`len(jar) == 0` without counting: CookieJar.__len__ walks a generator over every domain
+    and path (three Python frames for an empty jar, each request). A jar whose cookies were all
+    cleared may keep empty inner dicts: then it reads as not empty, and httpx's path is taken."""
+    cookies = getattr(jar, "_cookies", None)
+    return not cookies if isinstance(cookies, dict) else len(jar) == 0
+
+
 class _Bound(BoundAsyncStream):
     """httpx's bound stream (it sets `response.elapsed` on close), letting go of its response
     once closed: the response holds the stream and the stream the response, so every request
@@ -100,7 +108,7 @@ class UpstreamClient(httpx.AsyncClient):
                    json: Any) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
         """The headers httpx's `build_request` would send with this JSON body, and the body;
         None where httpx's own must build it (see the module's docstring)."""
-        if not url.is_absolute_url or len(self.cookies.jar):
+        if not url.is_absolute_url or not _jar_empty(self.cookies.jar):
             return None
         try:
             own = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]

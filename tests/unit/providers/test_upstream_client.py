@@ -311,3 +311,16 @@ def test_send_json_takes_httpx_path_where_the_wire_does_not_frame() -> None:
 
     response = asyncio.run(run())
     assert isinstance(response, httpx.Response) and response.content == b'{"ok":true}'
+
+
+def test_an_empty_jar_is_seen_without_counting_and_a_cookie_never_missed() -> None:
+    from aigw.providers.upstream_client import _jar_empty
+
+    client = UpstreamClient()
+    assert _jar_empty(client.cookies.jar)  # the short path's case: no cookie ever set
+    client.cookies.set("session", "abc", domain="api.test")
+    assert not _jar_empty(client.cookies.jar)
+    client.cookies.jar.clear("api.test", "/", "session")  # leaves empty inner dicts behind
+    assert len(client.cookies.jar) == 0 and not _jar_empty(client.cookies.jar)  # httpx's path: still right
+    client.cookies.jar.clear()
+    assert _jar_empty(client.cookies.jar)
