@@ -41,7 +41,10 @@ def dumps_finite(value: Any) -> bytes | None:
     (`allow_nan=False` in Starlette and httpx) then take their own path and raise as they did.
     Text that merely says "NaN" or "Infinity" only costs that slow path."""
     body = dumps(value)
-    return None if b"NaN" in body or b"Infinity" in body else body
+    # `find`, not `in`: Python 3.11's bytes.__contains__ first tries its argument as an int and
+    # formats a TypeError for every bytes argument, caught again inside (2% of a request's
+    # instructions, over the gateway's nine such tests per request).
+    return None if body.find(b"NaN") >= 0 or body.find(b"Infinity") >= 0 else body
 
 
 def loads_strict(data: bytes | str) -> Any:

@@ -45,10 +45,10 @@ async def iter_sse_bytes(chunks: AsyncIterator[bytes], *, caught_up: bool = Fals
                 chunk = chunk[1:]
         if not chunk:
             continue
-        if b"\r" in chunk:
+        if chunk.find(b"\r") >= 0:  # (`find`, not `in`: see aigw/fastjson.py)
             skip_lf = chunk[-1:] == b"\r"
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if b"\n" not in chunk:
+        if chunk.find(b"\n") < 0:
             pending.append(chunk)
             continue
         lines = chunk.split(b"\n")
