@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -111,11 +112,14 @@ def one_call(client: httpx.Client, url: str, body: dict[str, Any], headers: dict
     return (first if first is not None else end), end
 
 
-def measure(client: httpx.Client, gateways: list[Gateway], direct: Gateway, n: int) -> None:
+def measure(client: httpx.Client, gateways: list[Gateway], direct: Gateway, n: int,
+            rng: random.Random | None = None) -> None:
     """One round: every gateway and the upstream itself, alternating request by request, in an
-    order that rotates: a request runs on caches the one before it left (the Python gateways
-    share the interpreter's code), and in a fixed order the second of two checkouts of ours
-    was 0.05-0.13 ms faster than the first, whichever checkout it was."""
+    order shuffled for every sweep: a request runs on the caches the one before it left (the
+    Python gateways share the interpreter's code), and in a fixed order the second of two
+    checkouts of ours was 0.05-0.13 ms faster than the first, whichever checkout it was.
+    (Rotating the order keeps who follows whom, but at the seam.)"""
+    rng = rng or random.Random(0)
     for body, stream in ((BODY, False), (STREAM_BODY, True)):
         kind = "stream" if stream else "json"
         working = []
@@ -125,8 +129,10 @@ def measure(client: httpx.Client, gateways: list[Gateway], direct: Gateway, n: i
                 working.append(everyone)
             except AssertionError as exc:
                 everyone.failed[kind] = str(exc)[-120:]
-        for i in range(n):
-            for everyone in working[i % len(working):] + working[:i % len(working)]:
+        order = list(working)
+        for _ in range(n):
+            rng.shuffle(order)
+            for everyone in order:
                 ttft, end = one_call(client, everyone.url, body, everyone.headers, stream)
                 if stream:
                     everyone.samples.setdefault("ttft", []).append(ttft)
