@@ -164,8 +164,13 @@ def test_a_screen_turns_itself_off_for_a_model_it_does_not_know() -> None:
         model_config = ConfigDict(extra="forbid")
         name: str
 
+    class Open(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        name: str
+
     assert not screens.Screen(Guarded, {"name": screens.text}).passes({"name": "bob"})
     assert screens.Screen(Guarded, {"name": screens.text}, validators=frozenset({"_no_bob"}),
                           whole=lambda body: body["name"] != "bob").passes({"name": "ann"})
-    assert not screens.Screen(Closed, {"name": screens.text}).passes({"name": "ann", "other": 1})
-    assert not screens.Screen(Closed, {}).on  # a required field without a check
+    assert screens.Screen(Open, {"name": screens.text}).passes({"name": "ann", "other": 1})
+    assert not screens.Screen(Closed, {"name": screens.text}).on  # extra="forbid": not a config it knows
+    assert not screens.Screen(Open, {}).on  # a required field without a check
