@@ -15,9 +15,9 @@ import httpx
 from aigw.config.models import Deployment
 from aigw.errors import TRUNCATED, GatewayError, UpstreamError
 from aigw.providers.base import CAUGHT_UP, ChatCall, ChatResult, StreamEvent, StreamItem
-from aigw.providers.sse import SSEEvent, iter_sse_bytes, loads
+from aigw.providers.sse import SSEEvent, SSEParser, loads
 from aigw.providers.upstream_client import UpstreamClient, iter_body
-from aigw.providers.wire import Answer
+from aigw.providers.wire import Answer, Streamed
 
 
 @dataclass(slots=True)
@@ -206,11 +206,19 @@ class HttpChatProvider:
         except Exception as exc:  # whatever an upstream sends, the client gets a clean 502
             raise not_understood("response", exc) from None
 
+    async def _open(self, spec: HttpRequest, call: ChatCall) -> httpx.Response | Streamed:
+        """The request sent and its answer's head read; the body to be read as it arrives."""
+        if spec.json is not None and isinstance(self._client, UpstreamClient):
+            url, timeout = self._target(spec, call)
+            return await self._client.open_stream(spec.method, url, headers=spec.headers, json=spec.json,
+                                                  params=spec.params or None, timeout=timeout)
+        return await self._client.send(self._build(spec, call), stream=True)
+
     async def stream(self, call: ChatCall) -> AsyncIterator[StreamItem]:
         translator = self._translator(call)
-        request = self._build(translator.request(call, stream=True), call)
+        spec = translator.request(call, stream=True)
         try:
-            response = await self._client.send(request, stream=True)
+            response = await self._open(spec, call)
         except httpx.TimeoutException:
             raise _timeout(call) from None
         except httpx.TransportError as exc:
@@ -219,17 +227,31 @@ class HttpChatProvider:
             if response.status_code >= 400:
                 raise with_call_context(await self._error(translator, response), call.deployment, call.request_id)
             broken: UpstreamError | None = None
+            caught_up = call.caught_up
+            parser = SSEParser()
             try:
-                body = iter_body(response)
-                async for event in iter_sse_bytes(body, caught_up=call.caught_up):
-                    if event is None:  # the events of this read are out; the next needs a read
-                        yield CAUGHT_UP
+                body: AsyncIterator[bytes] = iter_body(response) if isinstance(response, httpx.Response) \
+                    else response
+                async for part in body:
+                    events = parser.feed(part)
+                    if events is None:  # no line ended: no event can have come
                         continue
-                    for item in translator.stream_event(event):
-                        yield item
+                    for event in events:
+                        for item in translator.stream_event(event):
+                            yield item
+                        if translator.ended():
+                            break
                     if translator.ended():
                         await _drain(body)  # what follows the protocol's end is not part of the answer
                         break
+                    if caught_up:  # the events of this read are out; the next needs a read
+                        yield CAUGHT_UP
+                else:
+                    for event in parser.end():
+                        for item in translator.stream_event(event):
+                            yield item
+                        if translator.ended():
+                            break
             except httpx.TimeoutException:
                 broken = UpstreamError("upstream stream stalled (read timeout)", status=504, retryable=True)
             except httpx.TransportError as exc:
@@ -251,7 +273,7 @@ class HttpChatProvider:
             await response.aclose()
 
     @staticmethod
-    async def _error(translator: ChatTranslator, response: httpx.Response) -> UpstreamError:
+    async def _error(translator: ChatTranslator, response: httpx.Response | Streamed) -> UpstreamError:
         try:
             content = await response.aread()
         except httpx.HTTPError:  # the error body itself broke off: the status still says enough

@@ -17,6 +17,70 @@ class SSEEvent:
     data: str
 
 
+class SSEParser:
+    """Events from the raw body (httpx `aiter_bytes`), chunk by chunk: the fast path of
+    `iter_sse(aiter_lines())`.
+
+    httpx's line reader decodes text through four incremental layers per chunk, and it splits
+    lines like `str.splitlines` (also at U+2028, U+0085, form feeds...), which breaks a JSON
+    data line carrying one of those characters raw. SSE lines end only at CR, LF or CRLF
+    (WHATWG), which is what this splits on, in bytes, before decoding each line as UTF-8.
+    Fed by its reader, not an async generator over the body: one generator fewer for every
+    event of every stream to pass through (each resumption is a frame switch)."""
+
+    __slots__ = ("_data", "_event", "_pending", "_skip_lf")
+
+    def __init__(self) -> None:
+        self._event: str | None = None
+        self._data: list[str] = []
+        self._pending: list[bytes] = []  # the start of a line not yet ended
+        self._skip_lf = False  # the last chunk ended with CR: an LF starting the next one is its CRLF
+
+    def feed(self, chunk: bytes) -> list[SSEEvent] | None:
+        """The events this chunk completes; None if it ended no line (nothing can have come)."""
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if not chunk:
+            return None
+        if chunk.find(b"\r") >= 0:  # (`find`, not `in`: see aigw/fastjson.py)
+            self._skip_lf = chunk[-1:] == b"\r"
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if chunk.find(b"\n") < 0:
+            self._pending.append(chunk)
+            return None
+        lines = chunk.split(b"\n")
+        pending = self._pending
+        if pending:
+            lines[0] = b"".join(pending) + lines[0]
+            pending.clear()
+        rest = lines.pop()
+        if rest:
+            pending.append(rest)
+        out: list[SSEEvent] = []
+        event, data = self._event, self._data
+        for raw in lines:
+            if not raw:
+                if data:
+                    out.append(SSEEvent(event, "\n".join(data)))
+                    data = []
+                event = None
+            else:
+                event = _field(raw.decode("utf-8", "replace"), event, data)
+        self._event, self._data = event, data
+        return out
+
+    def end(self) -> list[SSEEvent]:
+        """What the body's end completes: a last event not followed by a blank line."""
+        event, data = self._event, self._data
+        if self._pending:
+            event = _field(b"".join(self._pending).decode("utf-8", "replace"), event, data)
+            self._pending.clear()
+        self._event, self._data = None, []
+        return [SSEEvent(event, "\n".join(data))] if data else []
+
+
 @overload
 def iter_sse_bytes(chunks: AsyncIterator[bytes], *,
                    caught_up: Literal[False] = False) -> AsyncIterator[SSEEvent]: ...
@@ -27,50 +91,19 @@ def iter_sse_bytes(chunks: AsyncIterator[bytes], *, caught_up: bool) -> AsyncIte
 
 
 async def iter_sse_bytes(chunks: AsyncIterator[bytes], *, caught_up: bool = False) -> AsyncIterator[SSEEvent | None]:
-    """Events from the raw body (httpx `aiter_bytes`): the fast path of `iter_sse(aiter_lines())`.
-
-    httpx's line reader decodes text through four incremental layers per chunk, and it splits
-    lines like `str.splitlines` (also at U+2028, U+0085, form feeds...), which breaks a JSON
-    data line carrying one of those characters raw. SSE lines end only at CR, LF or CRLF
-    (WHATWG), which is what this splits on, in bytes, before decoding each line as UTF-8.
-    With `caught_up`, a None follows the events of each chunk: the next one needs a read."""
-    event: str | None = None
-    data: list[str] = []
-    pending: list[bytes] = []  # the start of a line not yet ended
-    skip_lf = False  # the last chunk ended with CR: an LF starting the next one is its CRLF
+    """`SSEParser` over an async iterator of chunks. With `caught_up`, a None follows the
+    events of each chunk that ended a line: the next event needs a read."""
+    parser = SSEParser()
     async for chunk in chunks:
-        if skip_lf:
-            skip_lf = False
-            if chunk[:1] == b"\n":
-                chunk = chunk[1:]
-        if not chunk:
+        events = parser.feed(chunk)
+        if events is None:
             continue
-        if chunk.find(b"\r") >= 0:  # (`find`, not `in`: see aigw/fastjson.py)
-            skip_lf = chunk[-1:] == b"\r"
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if chunk.find(b"\n") < 0:
-            pending.append(chunk)
-            continue
-        lines = chunk.split(b"\n")
-        if pending:
-            lines[0] = b"".join(pending) + lines[0]
-            pending = []
-        rest = lines.pop()
-        if rest:
-            pending.append(rest)
-        for raw in lines:
-            if not raw:
-                if data:
-                    yield SSEEvent(event, "\n".join(data))
-                event, data = None, []
-            else:
-                event = _field(raw.decode("utf-8", "replace"), event, data)
+        for event in events:
+            yield event
         if caught_up:
             yield None
-    if pending:
-        event = _field(b"".join(pending).decode("utf-8", "replace"), event, data)
-    if data:
-        yield SSEEvent(event, "\n".join(data))
+    for event in parser.end():
+        yield event
 
 
 def _field(line: str, event: str | None, data: list[str]) -> str | None:

@@ -20,6 +20,9 @@ builds no httpx Request or Response at all, where those objects, their Headers a
 stream were about 50 us of a call's CPU (docs/DESIGN.md §8); what it returns reads as the
 Response does for such a call. tests/unit/providers/test_upstream_client.py pins every short
 path here to httpx's results.
+
+`open_stream` is the same for a stream (every streaming chat call): the head sent and the
+answer's head read, the body read as it arrives through the wire's `Streamed`.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from httpx._client import USE_CLIENT_DEFAULT, BoundAsyncStream, ClientState
 from httpx._content import ByteStream
 
 from aigw.fastjson import dumps_finite
-from aigw.providers.wire import Answer, WireTransport
+from aigw.providers.wire import Answer, Streamed, WireTransport
 
 _log = logging.getLogger("httpx")
 
@@ -166,6 +169,37 @@ class UpstreamClient(httpx.AsyncClient):
             return response
         return answer
 
+    async def open_stream(self, method: str, url: httpx.URL, *, headers: Mapping[str, str], json: Any,
+                          timeout: httpx.Timeout,  # noqa: ASYNC109 (as send_json's)
+                          params: Mapping[str, str] | None = None) -> httpx.Response | Streamed:
+        """`send(build_json_request(...), stream=True)`: the answer's head, its body to be read
+        as it comes. On the common path (as `send_json`'s, a body without Content-Encoding and
+        no cookie to keep) the wire's `Streamed`, no httpx Request or Response built; else an
+        `httpx.Response`. tests/unit/providers/test_upstream_client.py holds the two equal."""
+        transport = self._transport_for_url(url)
+        wire = transport if isinstance(transport, WireTransport) else None
+        head = None if params or wire is None or not self._plain() or not wire.frames(method, url) else \
+            self._json_head(url, headers, json)
+        if head is None or wire is None:
+            return await self.send(self.build_json_request(method, url, headers=headers, json=json,
+                                                           params=params, timeout=timeout), stream=True)
+        self._state = ClientState.OPENED
+        raw, body = head
+        start = time.perf_counter()
+        try:
+            streamed = await wire.open(method, url, raw, body, timeout.as_dict())
+        except httpx.RequestError as exc:  # as send_json's
+            exc.request = httpx.Request(method, url, headers=raw, content=body)
+            raise
+        if not streamed.slow():
+            if _log.isEnabledFor(logging.INFO):
+                _log.info('HTTP Request: %s %s "%s %d %s"', method, url, "HTTP/1.1", streamed.status_code,
+                          streamed.reason_phrase)
+            return streamed
+        request = httpx.Request(method, url, headers=raw, content=body)
+        request.extensions["timeout"] = timeout.as_dict()
+        return await self._received(request, wire.response(streamed, request), start, True)
+
     def _plain(self) -> bool:
         """No auth, hooks or redirect following, and open: `send`'s short path applies."""
         return not (self.follow_redirects or self._auth is not None or self._event_hooks["request"]
@@ -185,6 +219,11 @@ class UpstreamClient(httpx.AsyncClient):
         except httpx.RequestError as exc:  # what httpx's request_context does
             exc.request = request
             raise
+        return await self._received(request, response, start, stream)
+
+    async def _received(self, request: httpx.Request, response: httpx.Response, start: float,
+                        stream: bool) -> httpx.Response:
+        """What httpx's `send` does with the transport's response on this path."""
         response.request = request
         response.stream = _Bound(response.stream, response=response, start=start)  # type: ignore[arg-type]
         response.default_encoding = self._default_encoding

@@ -263,19 +263,16 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-class Answer:
-    """A whole HTTP answer as `WireTransport.exchange` read it: the status, the head as
-    received (names lowercased), the body as sent (any Content-Encoding still applied). Reads
-    like the `httpx.Response` of a JSON call (`status_code`, `headers`, `content`)."""
+class _Head:
+    """What an answer of this transport says of itself, as an `httpx.Response` would: the status,
+    the head as received (names lowercased), the reason."""
 
-    __slots__ = ("_headers", "content", "raw_headers", "reason", "status_code")
+    __slots__ = ("_headers", "raw_headers", "reason", "status_code")
 
-    def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], reason: bytes,
-                 content: bytes) -> None:
+    def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], reason: bytes) -> None:
         self.status_code = status_code
         self.raw_headers = raw_headers
         self.reason = reason
-        self.content = content
         self._headers: httpx.Headers | None = None
 
     @property
@@ -292,6 +289,77 @@ class Answer:
     def slow(self) -> bool:
         """A cookie to keep or a Content-Encoding to undo: for httpx's Response to do."""
         return _names_any(self.raw_headers, b"set-cookie", b"content-encoding")
+
+
+class Answer(_Head):
+    """A whole HTTP answer as `WireTransport.exchange` read it, the body as sent (any
+    Content-Encoding still applied). Reads like the `httpx.Response` of a JSON call
+    (`status_code`, `headers`, `content`)."""
+
+    __slots__ = ("content",)
+
+    def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], reason: bytes,
+                 content: bytes) -> None:
+        super().__init__(status_code, raw_headers, reason)
+        self.content = content
+
+
+class Streamed(_Head):
+    """An answer whose head has come, its body read as it arrives (`WireTransport.open`): what
+    `UpstreamClient.open_stream` hands a stream's reader in place of an httpx Response, with
+    what such a reader uses of one (`status_code`, `headers`, `aread`, `aclose`, and iterating
+    the body). An iterator object, not an async generator: a generator is registered with the
+    loop (and finalized by it) per stream, and each of httpx's layers over the body is one.
+    The connection goes back to the pool once the body has been read to its end, and is closed
+    if the answer is let go before that (as `_Body.aclose`)."""
+
+    __slots__ = ("_connection", "_pool", "_read_s")
+
+    def __init__(self, pool: WireTransport, connection: _Connection, read_s: float | None) -> None:
+        super().__init__(connection.status, connection.headers, connection.reason)
+        self._pool = pool
+        self._connection: _Connection | None = connection
+        self._read_s = read_s
+
+    def __aiter__(self) -> Streamed:
+        return self
+
+    async def __anext__(self) -> bytes:
+        connection = self._connection
+        if connection is None:
+            raise StopAsyncIteration
+        try:
+            while True:
+                if connection._chunks:
+                    return connection._take()
+                if connection.complete:
+                    break
+                if connection.error is not None:
+                    raise connection.error
+                await connection._wait(self._read_s, None)
+        except BaseException:
+            self.close()
+            raise
+        self.close()
+        raise StopAsyncIteration
+
+    async def aread(self) -> bytes:
+        """The rest of the body, whole (an error's body)."""
+        connection = self._connection
+        if connection is None:
+            return b""
+        try:
+            return await connection.read_all(None, self._read_s)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            self._pool._release(connection)
+
+    async def aclose(self) -> None:
+        self.close()
 
 
 def _names_any(headers: list[tuple[bytes, bytes]], first: bytes, second: bytes) -> bool:
@@ -386,6 +454,22 @@ class WireTransport(httpx.AsyncBaseTransport):
         finally:  # kept for the next request only if the answer came whole (as `_Body.aclose`)
             self._release(connection)
         return Answer(connection.status, connection.headers, connection.reason, body)
+
+    async def open(self, method: str, url: httpx.URL, headers: list[tuple[bytes, bytes]], content: bytes,
+                   timeouts: dict[str, float | None]) -> Streamed:
+        """A request and its answer's head, the body to be read as it comes (a stream): what
+        `handle_async_request` does, without the Response (for `UpstreamClient.open_stream`)."""
+        connection = await self._head(method, url, headers, content, timeouts, None)
+        return Streamed(self, connection, timeouts.get("read"))
+
+    def response(self, streamed: Streamed, request: httpx.Request) -> httpx.Response:
+        """The httpx Response `handle_async_request` would have made of this answer (one httpx
+        must finish: a cookie to keep, a Content-Encoding to undo); the body is the Response's."""
+        connection, streamed._connection = streamed._connection, None
+        assert connection is not None, "an answer already read or let go"
+        return httpx.Response(connection.status, headers=connection.headers,
+                              stream=_Body(self, connection, request, streamed._read_s),
+                              extensions={"http_version": b"HTTP/1.1", "reason_phrase": connection.reason})
 
     async def _head(self, method: str, url: httpx.URL, headers: list[tuple[bytes, bytes]], content: bytes,
                     timeouts: dict[str, float | None], request: httpx.Request | None) -> _Connection:

@@ -324,3 +324,159 @@ def test_an_empty_jar_is_seen_without_counting_and_a_cookie_never_missed() -> No
     assert len(client.cookies.jar) == 0 and not _jar_empty(client.cookies.jar)  # httpx's path: still right
     client.cookies.jar.clear()
     assert _jar_empty(client.cookies.jar)
+
+
+# ---- open_stream (the wire's stream) against send(build_json_request, stream=True) -------------
+
+
+async def _stream_outcome(client: UpstreamClient, url: str, fast: bool, parts: int | None) -> tuple[Any, ...]:
+    """The head, then the body read (to its end, or `parts` reads of it) and let go."""
+    headers = {"authorization": "Bearer sk-test", "accept": "text/event-stream"}
+    timeout = httpx.Timeout(2, connect=1)
+    try:
+        if fast:
+            response: Any = await client.open_stream("POST", httpx.URL(url), headers=headers,
+                                                     json={"stream": True}, timeout=timeout)
+        else:
+            response = await client.send(client.build_json_request("POST", httpx.URL(url), headers=headers,
+                                                                   json={"stream": True}, timeout=timeout),
+                                         stream=True)
+    except httpx.HTTPError as exc:
+        return ("error", type(exc).__name__)
+    body: list[bytes] = []
+    ending: str | None = None
+    try:
+        if response.status_code >= 400:
+            body.append(await response.aread())
+        else:
+            async for part in (iter_body(response) if isinstance(response, httpx.Response) else response):
+                assert part  # never an empty part
+                body.append(part)
+                if parts is not None and len(body) == parts:
+                    break
+    except httpx.HTTPError as exc:
+        ending = type(exc).__name__
+    finally:
+        await response.aclose()
+    return (response.status_code, response.reason_phrase, response.headers.multi_items(), b"".join(body), ending)
+
+
+async def _stream_both(script: Any, requests: int = 2, parts: int | None = None) -> list[tuple[Any, ...]]:
+    """Per path: what each request got, the bytes the server received, the cookies kept, the
+    connections the server saw (so whether one was reused)."""
+    from aigw.providers.wire import WireTransport
+
+    seen = []
+    for fast in (True, False):
+        async with ScriptedServer(script) as server, UpstreamClient(transport=WireTransport(limits=LIMITS)) as client:
+            url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
+            got = [await _stream_outcome(client, url, fast, parts) for _ in range(requests)]
+            received = [r.replace(b":%d\r\n" % server.port, b":PORT\r\n") for r in server.received]
+            seen.append((got, received, sorted(client.cookies.items()), server.connections))
+    return seen
+
+
+@settings(max_examples=40, deadline=None)
+@given(first=answers, second=answers)
+def test_open_stream_reads_what_send_streams(first: ScriptedAnswer, second: ScriptedAnswer) -> None:
+    """Any framing, split, gzip (httpx's Response then), interim answer, error status or cut
+    connection: the same head, the same body (or the same error at the same point), the same
+    request bytes, the same connection reuse."""
+    script = {0: first.pieces(), 1: second.pieces()}
+    fast, slow = asyncio.run(_stream_both(lambda n: script.get(n, [None])))
+    assert fast == slow
+
+
+@pytest.mark.parametrize("framing", [b"Content-Length: 100", b"Transfer-Encoding: chunked"])
+def test_a_stream_cut_mid_body_fails_as_httpx_does(framing: bytes) -> None:
+    """The connection lost mid-body: what came, then the same error (not a quiet end)."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n" + framing + b"\r\n\r\n"
+    event = b"data: {}\n\n"
+    body = event if framing.startswith(b"Content-Length") else b"%x\r\n%s\r\n" % (len(event), event)
+    fast, slow = asyncio.run(_stream_both(lambda n: [head + body, 0.02, None], requests=1))
+    assert fast == slow
+    assert fast[0][0][3:] == (event, "RemoteProtocolError")
+
+
+def test_open_stream_gives_the_wire_s_answer_and_a_response_where_httpx_must_finish() -> None:
+    from aigw.providers.wire import Streamed
+
+    async def kinds(raw: bytes) -> list[type]:
+        from aigw.providers.wire import WireTransport
+
+        out = []
+        async with ScriptedServer(lambda n: [raw]) as server, \
+                UpstreamClient(transport=WireTransport(limits=LIMITS)) as client:
+            for _ in range(2):
+                response = await client.open_stream("POST", httpx.URL(f"http://127.0.0.1:{server.port}/v1/x"),
+                                                    headers={}, json={}, timeout=httpx.Timeout(1))
+                out.append(type(response))
+                await response.aclose()
+        return out
+
+    plain = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+    cookie = b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=1; Path=/\r\nContent-Length: 2\r\n\r\n{}"
+    assert asyncio.run(kinds(plain)) == [Streamed, Streamed]
+    # The cookie is kept by httpx's Response; the next request carries it, so it is httpx's too.
+    assert asyncio.run(kinds(cookie)) == [httpx.Response, httpx.Response]
+
+
+def test_open_stream_keeps_cookies_as_send_does() -> None:
+    raw = b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=1; Path=/\r\nContent-Length: 2\r\n\r\n{}"
+    fast, slow = asyncio.run(_stream_both(lambda n: [raw]))
+    assert fast == slow
+    assert fast[2] == [("sid", "1")] and b"cookie: sid=1" in fast[1][1].lower()
+
+
+def test_a_stream_let_go_before_its_end_closes_its_connection() -> None:
+    """Read one part of a stream still coming and let it go: the connection is closed, not
+    pooled (the next request opens another), on both paths; read to the end, it is reused."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    event = b"data: {}\n\n"
+    chunk = b"%x\r\n%s\r\n" % (len(event), event)
+    script = lambda n: [head + chunk, 0.05, chunk, b"0\r\n\r\n"]  # noqa: E731
+    fast, slow = asyncio.run(_stream_both(script, parts=1))
+    assert fast == slow
+    assert fast[3] == 2 and fast[0][0][3] == event
+    whole_fast, whole_slow = asyncio.run(_stream_both(script))
+    assert whole_fast == whole_slow
+    assert whole_fast[3] == 1 and whole_fast[0][0][3] == event * 2
+
+
+def test_open_stream_timeouts_and_refused_connection() -> None:
+    async def run() -> list[Any]:
+        from aigw.providers.wire import WireTransport
+
+        head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        out = []
+        async with ScriptedServer(lambda n: [3.0] if n == 0 else [head, 3.0]) as server, \
+                UpstreamClient(transport=WireTransport(limits=LIMITS)) as client:
+            url = httpx.URL(f"http://127.0.0.1:{server.port}/v1/x")
+            timeout = httpx.Timeout(0.05, connect=1)
+            with pytest.raises(httpx.ReadTimeout) as before_head:
+                await client.open_stream("POST", url, headers={}, json={}, timeout=timeout)
+            out.append(before_head.value.request.url.port == server.port)  # the request, as httpx attaches it
+            response = await client.open_stream("POST", url, headers={}, json={}, timeout=timeout)
+            with pytest.raises(httpx.ReadTimeout):  # mid-body: the stream's reader maps it (providers/http.py)
+                await anext(aiter(response))
+            out.append([part async for part in response])  # let go: nothing more comes
+            with pytest.raises(httpx.ConnectError):
+                await client.open_stream("POST", httpx.URL("http://127.0.0.1:9/v1/x"), headers={}, json={},
+                                         timeout=httpx.Timeout(1, connect=1))
+        return out
+
+    assert asyncio.run(run()) == [True, []]
+
+
+def test_open_stream_takes_httpx_path_where_the_wire_does_not_frame() -> None:
+    reply = (200, [("content-type", "text/event-stream")], b"data: {}\n\n")
+
+    async def run() -> Any:
+        async with UpstreamClient(transport=_transport(reply)) as client:
+            response = await client.open_stream("POST", httpx.URL("https://upstream.test/v1/x"), headers={},
+                                                json={}, timeout=httpx.Timeout(1))
+            body = [part async for part in iter_body(response)]
+            return response, body
+
+    response, body = asyncio.run(run())
+    assert isinstance(response, httpx.Response) and body == [b"data: {}\n\n"]
