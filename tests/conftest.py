@@ -105,18 +105,19 @@ class GatewayHandle:
 
 @pytest.fixture
 def make_gateway(local_aws: LocalAws) -> Iterator[Any]:
-    """`make_gateway(config_dict, **build_services_kwargs)` -> GatewayHandle, on a loopback port."""
+    """`make_gateway(config_dict, server={uvicorn options}, **build_services_kwargs)` -> GatewayHandle,
+    on a loopback port (under the gateway's own server unless `server` says otherwise)."""
     started: list[GatewayHandle] = []
 
-    def make(config: dict[str, Any], **kwargs: Any) -> GatewayHandle:
+    def make(config: dict[str, Any], *, server: dict[str, Any] | None = None, **kwargs: Any) -> GatewayHandle:
         records: list[dict[str, Any]] = []
         log = io.StringIO()
         kwargs.setdefault("observer", Observer(stream=log, sink=records.append))
         services = build_services(load_config(config), aws=local_aws.aws, **kwargs)
         put_secret(local_aws, "openai-test", '{"api_key": "sk-test-upstream"}')
-        server = serve_in_thread(create_app(services))
+        served = serve_in_thread(create_app(services), **(server or {}))
         key, _ = create_key(local_aws.aws)
-        handle = GatewayHandle(server.url, key, services, records, local_aws, server, log)
+        handle = GatewayHandle(served.url, key, services, records, local_aws, served, log)
         started.append(handle)
         return handle
 

@@ -7,13 +7,18 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 
-def test_client_disconnect_cancels_upstream_and_settles(make_gateway: Any, fake_openai: Any) -> None:
+@pytest.mark.parametrize("server", [None, {"http": "httptools"}], ids=["gateway-server", "uvicorn-httptools"])
+def test_client_disconnect_cancels_upstream_and_settles(make_gateway: Any, fake_openai: Any,
+                                                        server: dict[str, Any] | None) -> None:
+    """Under the gateway's own server the exchange calls back on the disconnect; under another
+    server a task watches for `http.disconnect`: either way the stream is cancelled at once."""
     fake_openai.fake.word_delay_s = 0.3
     gw = make_gateway({"models": [{"name": "gpt-4o-mini", "deployments": [
         {"provider": "openai", "model": "gpt-4o-mini", "api_base": fake_openai.base_url,
-         "credentials": "openai-test"}]}]})
+         "credentials": "openai-test"}]}]}, server=server)
     body = {"model": "gpt-4o-mini", "stream": True,
             "messages": [{"role": "user", "content": "tell me a long story about gateways"}]}
     with httpx.Client(timeout=10) as client, client.stream(

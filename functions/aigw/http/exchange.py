@@ -56,8 +56,8 @@ class Exchange:
     """One request and its response: the ASGI `receive` and `send` of one app call."""
 
     __slots__ = ("body", "buffered", "chunked", "complete", "disconnected", "expected", "flow", "head",
-                 "keep_alive", "more_body", "on_response", "protocol", "ready", "scope", "started",
-                 "task", "transport", "waiters", "waiting_for_continue")
+                 "keep_alive", "more_body", "on_disconnect", "on_response", "protocol", "ready", "scope",
+                 "started", "task", "transport", "waiters", "waiting_for_continue")
 
     def __init__(self, protocol: Connection, scope: dict[str, Any], keep_alive: bool,
                  expect_continue: bool) -> None:
@@ -69,6 +69,9 @@ class Exchange:
         self.waiting_for_continue = expect_continue
         self.on_response: Callable[[], None] = protocol.response_complete
         self.disconnected = False
+        # Called when the client goes before the response is complete: what a task waiting in
+        # `receive` for `http.disconnect` learns, without the task (aigw/http/streaming.py).
+        self.on_disconnect: Callable[[], None] | None = None
         self.body: list[bytes] = []
         self.buffered = 0
         self.more_body = True

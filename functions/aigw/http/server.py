@@ -119,6 +119,8 @@ class GatewayHttpProtocol(asyncio.Protocol):
         if cycle is not None:
             if not cycle.complete:
                 cycle.disconnected = True
+                if cycle.on_disconnect is not None:
+                    cycle.on_disconnect()
             cycle.wake()
         if self.flow is not None:
             self.flow.resume_writing()

@@ -124,7 +124,9 @@ class SettlingStream:
             raise
 
     async def aclose(self) -> None:
-        if not self._started and not self._ended:
+        if self._ended:  # settled when the frames ended (or failed): nothing is left to close
+            return
+        if not self._started:
             self._ctx.disconnected, self._ctx.status = True, 499
         with cancel_scope(shield=True):
             await close_quietly(self._frames)

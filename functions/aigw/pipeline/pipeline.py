@@ -161,6 +161,7 @@ class Pipeline:
         filtered = bool(chain)
         events, marks = opened.events, opened.marks
         held = HeldFrames()
+        waiting = waiting_upstream(ctx)  # one for the stream: entered once per event
         try:
             event: StreamItem | None = opened.first
             while event is not None:
@@ -182,7 +183,7 @@ class Pipeline:
                         if now is not None:
                             yield now
                 try:
-                    with waiting_upstream(ctx):
+                    with waiting:
                         event = await anext(events)
                 except StopAsyncIteration:
                     event = None

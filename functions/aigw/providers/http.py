@@ -6,6 +6,8 @@ framing) so translators deal only in provider wire shapes.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -289,9 +291,10 @@ async def _drain(body: AsyncIterator[bytes]) -> None:
     """Read the little left after a stream's protocol end (the chunked body's last chunk,
     usually already received), so its connection is reused: closing a body not read to its
     end closes the connection, and the next stream paid a new TCP (and TLS) handshake.
-    Bounded in bytes and time; an upstream that sends on after its end only loses that."""
-    import asyncio
-    import contextlib
+    Bounded in bytes and time; an upstream that sends on after its end only loses that.
+    Usually the rest came with the end, and is dropped without a wait (or a timer)."""
+    if isinstance(body, Streamed) and body.let_go_if_whole():
+        return
 
     async def rest() -> None:
         read = 0

@@ -343,6 +343,15 @@ class Streamed(_Head):
         self.close()
         raise StopAsyncIteration
 
+    def let_go_if_whole(self) -> bool:
+        """If the whole answer has arrived, let it go unread (its connection back in the pool)
+        and say so: what a drain of the rest comes to, without a wait, when the rest is here."""
+        connection = self._connection
+        if connection is not None and not connection.complete:
+            return False
+        self.close()
+        return True
+
     async def aread(self) -> bytes:
         """The rest of the body, whole (an error's body)."""
         connection = self._connection

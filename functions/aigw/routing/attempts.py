@@ -60,7 +60,7 @@ class NoEvents:
 
 class waiting_upstream:
     """Adds the time spent inside to `ctx.upstream_s`. A class, not a generator context
-    manager: a stream enters it once per event."""
+    manager, and reusable (not reentrant): a stream enters one once per event."""
 
     __slots__ = ("_ctx", "_started")
 

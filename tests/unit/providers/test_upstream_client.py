@@ -480,3 +480,33 @@ def test_open_stream_takes_httpx_path_where_the_wire_does_not_frame() -> None:
 
     response, body = asyncio.run(run())
     assert isinstance(response, httpx.Response) and body == [b"data: {}\n\n"]
+
+
+@pytest.mark.parametrize(("rest", "reused"), [
+    ([b"0\r\n\r\n"], True),  # the end came with the last event: dropped without a wait
+    ([0.01, b"0\r\n\r\n"], True),  # it came a little later: waited for
+    ([0.01, b"%x\r\n%s\r\n" % (70_000, b"x" * 70_000), 0.01, b"0\r\n\r\n"], False),  # too much more: let go
+    ([1.0, b"0\r\n\r\n"], False),  # too late
+])
+def test_a_stream_drained_after_its_protocol_end_keeps_its_connection(rest: list[Any], reused: bool) -> None:
+    """After `[DONE]` the rest of the body is read (bounded) so the connection is pooled."""
+    from aigw.providers.http import _drain
+    from aigw.providers.wire import Streamed, WireTransport
+
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    done = b"data: [DONE]\n\n"
+
+    async def run() -> int:
+        async with ScriptedServer(lambda n: [head + b"%x\r\n%s\r\n" % (len(done), done), *rest]) as server, \
+                UpstreamClient(transport=WireTransport(limits=LIMITS)) as client:
+            for _ in range(2):
+                response = await client.open_stream("POST", httpx.URL(f"http://127.0.0.1:{server.port}/v1/x"),
+                                                    headers={}, json={}, timeout=httpx.Timeout(2))
+                assert isinstance(response, Streamed)
+                assert await anext(response) == done
+                await asyncio.sleep(0.001)  # (a read apart from the event's, when the server sends one)
+                await _drain(response)
+                await response.aclose()
+            return server.connections
+
+    assert asyncio.run(run()) == (1 if reused else 2)
