@@ -16,6 +16,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from aigw.pipeline.frames import LastFrame
 from aigw.scopes import cancel_scope
 
 _DEFAULTS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -70,8 +71,12 @@ class EventStreamResponse(Response):
                 await send({"type": "http.response.start", "status": self.status_code,
                             "headers": self.raw_headers})
                 async for chunk in self.body_iterator:
+                    if type(chunk) is LastFrame:  # settled already: it goes with the response's end
+                        await send({"type": "http.response.body", "body": chunk, "more_body": False})
+                        break
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                else:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             pass  # the client is gone (ASGI 2.4 servers raise on write)
         finally:

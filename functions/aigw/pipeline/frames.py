@@ -1,5 +1,6 @@
 """The client's side of a stream: chunks through the output filters and the codec
-(`ClientFrames`), and a stream that is settled exactly once however it ends (`SettlingStream`).
+(`ClientFrames`), and a stream that is settled exactly once however it ends (`SettlingStream`),
+before its `LastFrame` goes.
 Shared by upstream streams and cache replays (pipeline.py)."""
 
 from __future__ import annotations
@@ -100,6 +101,15 @@ class HeldFrames:
         return out
 
 
+class LastFrame(bytes):
+    """A stream's last frame (its end, a mid-stream error, a filter's stop). The stream is
+    settled before it goes, so the server sends it with the response's end in one write: on
+    loopback a write costs its sender the peer's receive path too, about 20 us, and a stream
+    made four."""
+
+    __slots__ = ()
+
+
 class SettlingStream:
     """The client's stream, settled exactly once however it ends: completed, broken, client
     gone mid-way, or never started (the client left before the first frame was sent)."""
@@ -118,10 +128,23 @@ class SettlingStream:
     async def __anext__(self) -> bytes:
         self._started = True
         try:
-            return await anext(self._frames)
+            frame = await anext(self._frames)
+            if type(frame) is LastFrame:
+                await self._run_out()
+            return frame
         except BaseException:  # StopAsyncIteration included: the stream is over either way
             await self._settle()
             raise
+
+    async def _run_out(self) -> None:
+        """After the last frame: the frames to their end, then the settlement."""
+        try:
+            extra = await anext(self._frames)
+        except StopAsyncIteration:
+            pass
+        else:
+            raise RuntimeError(f"a frame after the last one: {extra[:60]!r}")
+        await self._settle()
 
     async def aclose(self) -> None:
         if self._ended:  # settled when the frames ended (or failed): nothing is left to close

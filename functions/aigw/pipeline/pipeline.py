@@ -27,7 +27,7 @@ from aigw.pipeline.accounting import collect_stream_text, completion_text, settl
 from aigw.pipeline.codec import stopped_body
 from aigw.pipeline.context import RequestContext
 from aigw.pipeline.filters import FilterChain
-from aigw.pipeline.frames import ClientFrames, HeldFrames, Opened, SettlingStream, close_quietly
+from aigw.pipeline.frames import ClientFrames, HeldFrames, LastFrame, Opened, SettlingStream, close_quietly
 from aigw.pipeline.headers import response_headers
 from aigw.pipeline.outcome import JsonOutcome, Outcome, StreamOutcome
 from aigw.pipeline.replay import completion_to_chunks
@@ -174,7 +174,7 @@ class Pipeline:
                     collect_stream_text(ctx, event)
                     framed = await out.feed(event) if filtered else out.frame_one(event)
                     if out.stopped:
-                        yield held.take() + framed
+                        yield LastFrame(held.take() + framed)
                         return
                     if framed and not marks:
                         yield framed
@@ -187,11 +187,11 @@ class Pipeline:
                         event = await anext(events)
                 except StopAsyncIteration:
                     event = None
-            yield held.take() + await out.finish()
+            yield LastFrame(held.take() + await out.finish())
         except UpstreamError as exc:
             ctx.error, ctx.status = exc, exc.status
             self.router.stream_failed(ctx, exc)  # counts against the deployment's breaker
-            yield held.take() + codec.error(exc)
+            yield LastFrame(held.take() + codec.error(exc))
         except (GeneratorExit, asyncio.CancelledError):
             # The client went away mid-stream (or the server is shutting down).
             ctx.disconnected = True
@@ -203,7 +203,7 @@ class Pipeline:
             self.observer.logger.exception("stream failed", extra={"request_id": ctx.request_id})
             error = GatewayError(f"internal error ({type(exc).__name__}); see the gateway log")
             ctx.error, ctx.status = error, error.status
-            yield held.take() + codec.error(error)
+            yield LastFrame(held.take() + codec.error(error))
 
     async def _end_stream(self, ctx: RequestContext, events: AsyncIterator[StreamItem], ran: list[Stage]) -> None:
         with cancel_scope(shield=True):
@@ -233,13 +233,13 @@ class Pipeline:
             for chunk in chunks:
                 framed = await out.feed(chunk)
                 if out.stopped:
-                    yield held.take() + framed
+                    yield LastFrame(held.take() + framed)
                     return
                 if framed:
                     now = held.add(framed, chunk)
                     if now is not None:
                         yield now
-            yield held.take() + await out.finish()
+            yield LastFrame(held.take() + await out.finish())
 
         async def settle() -> None:
             with cancel_scope(shield=True):
