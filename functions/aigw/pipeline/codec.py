@@ -67,7 +67,7 @@ class OpenAICodec:
         self.include_usage = include_usage
 
     def chunk(self, chunk: ChatChunk) -> bytes:
-        return sse(chunk)
+        return b"data: " + dumps(chunk) + b"\n\n"  # `sse(chunk)`, a call fewer per chunk
 
     def end(self, last: ChatChunk | None, usage: Callable[[], Usage]) -> bytes:
         if not self.include_usage:

@@ -66,6 +66,8 @@ class SSEParser:
                     out.append(SSEEvent(event, "\n".join(data)))
                     data = []
                 event = None
+            elif raw[:6] == b"data: ":  # nearly every line of a stream: what `_field` makes of it
+                data.append(raw[6:].decode("utf-8", "replace"))
             else:
                 event = _field(raw.decode("utf-8", "replace"), event, data)
         self._event, self._data = event, data
