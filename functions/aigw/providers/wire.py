@@ -78,6 +78,11 @@ class _Connection(asyncio.Protocol):
         self._drained: asyncio.Future[None] | None = None
         self._write_paused = False
         self._read_paused = False
+        # The read timeout: one timer per connection, re-armed when it fires early (`_tick`).
+        self._deadline: float | None = None  # when the current wait times out
+        self._timed: httpx.Request | None = None  # the request a timeout error names
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._reset()
 
     def _reset(self) -> None:
@@ -116,6 +121,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._stop_timer()
         if self._active and not self.complete and self.error is None:
             if self.headers_done and not self._framed:
                 self.complete = True  # a body delimited by the connection's end
@@ -175,15 +181,40 @@ class _Connection(asyncio.Protocol):
             waiter.set_result(None)
 
     async def _wait(self, read_s: float | None, request: httpx.Request | None) -> None:
-        """Until the protocol has news; a timer, not a timeout scope (no task or scope per read)."""
+        """Until the protocol has news, or `read_s` without any (httpx's read timeout). Not a
+        timer per wait, armed and cancelled (a stream waits half a dozen times): the wait sets
+        its deadline, and the connection's one timer is armed only when none is, or for an
+        earlier deadline."""
         waiter = self._waiter = self.loop.create_future()
-        timer = None if read_s is None else self.loop.call_later(read_s, _expire, waiter, request)
+        if read_s is None:
+            self._deadline = None
+        else:
+            deadline = self._deadline = self.loop.time() + read_s
+            self._timed = request
+            if self._timer is None or deadline < self._timer_at:
+                self._arm(deadline)
         try:
             await waiter
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = self.loop.call_at(when, self._tick)
+
+    def _tick(self) -> None:
+        """The timer: a wait past its deadline fails (the error made only then); a wait that
+        began after the timer was armed has a later one, for which it is armed again."""
+        self._timer = None
+        waiter, deadline = self._waiter, self._deadline
+        if waiter is None or waiter.done() or deadline is None:
+            return
+        if deadline <= self._timer_at:
+            waiter.set_exception(httpx.ReadTimeout("timed out", request=self._timed))
+        else:
+            self._arm(deadline)
 
     async def send(self, data: bytes, request: httpx.Request | None, timeouts: dict[str, float | None]) -> None:
         """Write the request and wait for the response's head."""
@@ -259,8 +290,14 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
+        self._stop_timer()
         if self.transport is not None:
             self.transport.close()
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:  # (it refers to this connection until it fires)
+            self._timer.cancel()
+            self._timer = None
 
 
 class _Head:
@@ -300,7 +337,10 @@ class Answer(_Head):
 
     def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], reason: bytes,
                  content: bytes) -> None:
-        super().__init__(status_code, raw_headers, reason)
+        self.status_code = status_code  # (not `super().__init__`: a call fewer per JSON answer)
+        self.raw_headers = raw_headers
+        self.reason = reason
+        self._headers = None
         self.content = content
 
 
@@ -377,11 +417,6 @@ def _names_any(headers: list[tuple[bytes, bytes]], first: bytes, second: bytes) 
         if name in (first, second):
             return True
     return False
-
-
-def _expire(waiter: asyncio.Future[None], request: httpx.Request | None) -> None:
-    if not waiter.done():  # the error made only when it happens (not for every read)
-        waiter.set_exception(httpx.ReadTimeout("timed out", request=request))
 
 
 class _Body(httpx.AsyncByteStream):

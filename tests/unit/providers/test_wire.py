@@ -182,6 +182,55 @@ def test_read_timeout_mid_body() -> None:
     assert ours == theirs == [("error", "ReadTimeout")]
 
 
+@pytest.mark.parametrize(("gaps", "timed_out"), [
+    ([0.06] * 5, False),  # 0.3 s in all, never 0.15 s without a byte: no timeout
+    ([0.06, 0.06, 0.3], True),  # one gap past it
+])
+def test_a_read_timeout_counts_from_the_last_read(gaps: list[float], timed_out: bool) -> None:
+    """The timeout is per read (httpx's): each wait has its own deadline, however the one
+    timer of the connection was armed."""
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    script: list[bytes | float | None] = [head]
+    for gap in gaps:
+        script += [gap, b"1\r\nx\r\n"]
+    script.append(b"0\r\n\r\n")
+    ours, theirs = asyncio.run(_both(lambda n: script, requests=1, timeout=httpx.Timeout(1, read=0.15)))
+    assert ours == theirs
+    assert (ours[0] == ("error", "ReadTimeout")) is timed_out
+
+
+def test_one_read_timer_per_connection_and_a_shorter_timeout_still_counts() -> None:
+    """Requests with a long read timeout arm one timer for the connection, not one per read;
+    a later request with a shorter timeout on the same connection times out on time."""
+    async def run() -> tuple[int, float, Outcome]:
+        loop = asyncio.get_running_loop()
+        armed = 0
+        call_at = loop.call_at
+
+        def counting(when: float, callback: Any, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+            nonlocal armed
+            armed += getattr(callback, "__name__", "") == "_tick"  # (the server's sleeps use timers too)
+            return call_at(when, callback, *args, **kwargs)
+
+        loop.call_at = counting  # type: ignore[method-assign]
+        chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        pieces: list[bytes | float | None] = [chunked, 0.001, b"1\r\na\r\n", 0.001, b"1\r\nb\r\n", 0.001, b"0\r\n\r\n"]
+        async with ScriptedServer(lambda n: pieces if n < 5 else [chunked, 1.0]) as server, \
+                httpx.AsyncClient(transport=WireTransport(limits=LIMITS)) as client:
+            url = f"http://127.0.0.1:{server.port}/"
+            for _ in range(5):
+                assert await _outcome(client, url, timeout=httpx.Timeout(30)) == (200, "OK", [
+                    ("transfer-encoding", "chunked")], b"ab")
+            during = armed
+            started = loop.time()
+            late = await _outcome(client, url, timeout=httpx.Timeout(30, read=0.1))
+            return during, loop.time() - started, late
+
+    during, waited, late = asyncio.run(run())
+    assert during == 1  # five requests, about twenty reads: one timer
+    assert late == ("error", "ReadTimeout") and waited < 0.5
+
+
 def test_connect_error_and_illegal_header() -> None:
     async def run() -> tuple[Outcome, Outcome]:
         async with httpx.AsyncClient(transport=WireTransport(limits=LIMITS)) as client:
