@@ -30,7 +30,7 @@ class EventStreamResponse(Response):
         self.body_iterator = body
         self.status_code = status_code
         self.background = None
-        merged = {"cache-control": "no-cache", "x-accel-buffering": "no", **headers} if headers else _DEFAULTS
+        merged = {**_DEFAULTS, **headers} if headers else _DEFAULTS
         # Starlette's `init_headers` for this response, in one pass (no body: no content-length).
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in merged.items()]
         for name, _ in raw:

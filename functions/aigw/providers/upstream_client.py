@@ -74,6 +74,13 @@ async def iter_body(response: httpx.Response) -> AsyncIterator[bytes]:
     await response.aclose()
 
 
+def _log_answer(method: str, url: httpx.URL, answer: Answer | Streamed) -> None:
+    """httpx's line for a request, for one the wire answered."""
+    if _log.isEnabledFor(logging.INFO):
+        _log.info('HTTP Request: %s %s "%s %d %s"', method, url, "HTTP/1.1", answer.status_code,
+                  answer.reason_phrase)
+
+
 def _jar_empty(jar: Any) -> bool:
     """`len(jar) == 0` without counting: CookieJar.__len__ walks a generator over every domain
     and path (three Python frames for an empty jar, each request). A jar whose cookies were all
@@ -140,23 +147,17 @@ class UpstreamClient(httpx.AsyncClient):
         without Content-Encoding) the wire's `Answer`, which has what a caller of a JSON call
         reads of a response: `status_code`, `content` and `headers`.
         tests/unit/providers/test_upstream_client.py holds the two paths equal."""
-        transport = self._transport_for_url(url)
-        wire = transport if isinstance(transport, WireTransport) else None
-        head = None if params or wire is None or not self._plain() or not wire.frames(method, url) else \
-            self._json_head(url, headers, json)
-        if head is None or wire is None:
+        on_wire = self._on_wire(method, url, headers, json, params)
+        if on_wire is None:
             return await self.send(self.build_json_request(method, url, headers=headers, json=json,
                                                            params=params, timeout=timeout))
-        self._state = ClientState.OPENED
-        raw, body = head
+        wire, raw, body = on_wire
         try:
             answer = await wire.exchange(method, url, raw, body, timeout.as_dict())
         except httpx.RequestError as exc:  # the request, as httpx's request_context attaches it
             exc.request = httpx.Request(method, url, headers=raw, content=body)
             raise
-        if _log.isEnabledFor(logging.INFO):
-            _log.info('HTTP Request: %s %s "%s %d %s"', method, url, "HTTP/1.1", answer.status_code,
-                      answer.reason_phrase)
+        _log_answer(method, url, answer)
         if answer.slow():  # a cookie to keep, or content to decode: httpx's Response does both
             request = httpx.Request(method, url, headers=raw, content=body)
             response = httpx.Response(answer.status_code, headers=answer.raw_headers,
@@ -176,15 +177,11 @@ class UpstreamClient(httpx.AsyncClient):
         as it comes. On the common path (as `send_json`'s, a body without Content-Encoding and
         no cookie to keep) the wire's `Streamed`, no httpx Request or Response built; else an
         `httpx.Response`. tests/unit/providers/test_upstream_client.py holds the two equal."""
-        transport = self._transport_for_url(url)
-        wire = transport if isinstance(transport, WireTransport) else None
-        head = None if params or wire is None or not self._plain() or not wire.frames(method, url) else \
-            self._json_head(url, headers, json)
-        if head is None or wire is None:
+        on_wire = self._on_wire(method, url, headers, json, params)
+        if on_wire is None:
             return await self.send(self.build_json_request(method, url, headers=headers, json=json,
                                                            params=params, timeout=timeout), stream=True)
-        self._state = ClientState.OPENED
-        raw, body = head
+        wire, raw, body = on_wire
         start = time.perf_counter()
         try:
             streamed = await wire.open(method, url, raw, body, timeout.as_dict())
@@ -192,13 +189,26 @@ class UpstreamClient(httpx.AsyncClient):
             exc.request = httpx.Request(method, url, headers=raw, content=body)
             raise
         if not streamed.slow():
-            if _log.isEnabledFor(logging.INFO):
-                _log.info('HTTP Request: %s %s "%s %d %s"', method, url, "HTTP/1.1", streamed.status_code,
-                          streamed.reason_phrase)
+            _log_answer(method, url, streamed)
             return streamed
         request = httpx.Request(method, url, headers=raw, content=body)
         request.extensions["timeout"] = timeout.as_dict()
         return await self._received(request, wire.response(streamed, request), start, True)
+
+    def _on_wire(self, method: str, url: httpx.URL, headers: Mapping[str, str], json: Any,
+                 params: Mapping[str, str] | None) -> tuple[WireTransport, list[tuple[bytes, bytes]], bytes] | None:
+        """The wire transport, the request's headers and its body, where the call can skip httpx's
+        objects (the wire frames it; no params, hooks, auth, redirects or cookies); the client is
+        then open, as `send` leaves it. None: httpx's own path."""
+        transport = self._transport_for_url(url)
+        if params or not isinstance(transport, WireTransport) or not self._plain() \
+                or not transport.frames(method, url):
+            return None
+        head = self._json_head(url, headers, json)
+        if head is None:
+            return None
+        self._state = ClientState.OPENED
+        return transport, head[0], head[1]
 
     def _plain(self) -> bool:
         """No auth, hooks or redirect following, and open: `send`'s short path applies."""

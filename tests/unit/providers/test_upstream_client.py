@@ -5,6 +5,7 @@ their request attached; hooks, auth and redirect following take httpx's own path
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -249,18 +250,26 @@ async def _json_outcome(client: UpstreamClient, url: str, fast: bool) -> tuple[A
     return (response.status_code, response.reason_phrase, response.headers.multi_items(), response.content)
 
 
-async def _json_both(script: Any, requests: int = 2) -> list[tuple[Any, ...]]:
-    """Per path: what each request got, the bytes the server received, the cookies kept."""
+Outcome = Callable[[UpstreamClient, str, bool], Awaitable[tuple[Any, ...]]]
+
+
+async def _both_paths(script: Any, outcome: Outcome, requests: int) -> list[tuple[Any, ...]]:
+    """Per path (the short one, then httpx's): what each request got, the bytes the server
+    received, the cookies kept, the connections the server saw (so whether one was reused)."""
     from aigw.providers.wire import WireTransport
 
     seen = []
     for fast in (True, False):
         async with ScriptedServer(script) as server, UpstreamClient(transport=WireTransport(limits=LIMITS)) as client:
             url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
-            got = [await _json_outcome(client, url, fast) for _ in range(requests)]
+            got = [await outcome(client, url, fast) for _ in range(requests)]
             received = [r.replace(b":%d\r\n" % server.port, b":PORT\r\n") for r in server.received]
             seen.append((got, received, sorted(client.cookies.items()), server.connections))
     return seen
+
+
+async def _json_both(script: Any, requests: int = 2) -> list[tuple[Any, ...]]:
+    return await _both_paths(script, _json_outcome, requests)
 
 
 @settings(max_examples=40, deadline=None)
@@ -362,18 +371,10 @@ async def _stream_outcome(client: UpstreamClient, url: str, fast: bool, parts: i
 
 
 async def _stream_both(script: Any, requests: int = 2, parts: int | None = None) -> list[tuple[Any, ...]]:
-    """Per path: what each request got, the bytes the server received, the cookies kept, the
-    connections the server saw (so whether one was reused)."""
-    from aigw.providers.wire import WireTransport
+    async def outcome(client: UpstreamClient, url: str, fast: bool) -> tuple[Any, ...]:
+        return await _stream_outcome(client, url, fast, parts)
 
-    seen = []
-    for fast in (True, False):
-        async with ScriptedServer(script) as server, UpstreamClient(transport=WireTransport(limits=LIMITS)) as client:
-            url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
-            got = [await _stream_outcome(client, url, fast, parts) for _ in range(requests)]
-            received = [r.replace(b":%d\r\n" % server.port, b":PORT\r\n") for r in server.received]
-            seen.append((got, received, sorted(client.cookies.items()), server.connections))
-    return seen
+    return await _both_paths(script, outcome, requests)
 
 
 @settings(max_examples=40, deadline=None)
