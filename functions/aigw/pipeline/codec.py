@@ -11,7 +11,8 @@ e.g. Anthropic's open content block); the pipeline never picks one itself.
     ResponsesCodec    /v1/responses (aigw.responses.codec)
 
 A provider that spoke the client's own API returns the native answer beside the canonical
-one (`ChatResult.native`, `NativeChunk.native`); the codec of that API sends it verbatim.
+one (`ChatResult.native`, `NativeChunk.native`); the codec of that API sends it verbatim, but
+for usage the gateway did not believe: the client sees the usage it is billed for.
 """
 
 from __future__ import annotations

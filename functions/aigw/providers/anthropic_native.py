@@ -4,10 +4,12 @@ The request is the client's body as it sent it (`call.native`), model id aside, 
 governance checks of providers/anthropic_policy.py (server tools, `anthropic-beta` values);
 cache_control, thinking, documents and citations survive. The answer is the upstream's, with
 no round trip through the OpenAI shape: a complete body travels as `ChatResult.native`, and a
-stream as `NativeChunk`s that carry each upstream SSE frame verbatim, but for two rewrites:
-the `model` the client asked for (in the body and `message_start`), and usage holding NaN or
-Infinity, which no JSON parser must accept (re-encoded, those as strings: `sse.loads`). Beside it, each carries
-the canonical (OpenAI-shaped) view that accounting, the cache and output filters work on.
+stream as `NativeChunk`s that carry each upstream SSE frame verbatim, but for the `model` the
+client asked for (in the body and `message_start`). Usage the gateway does not believe
+(negative, non-finite, absurd: see `Usage`) never reaches the client: such an event is marked
+`unsettled` and the codec sends it with the gateway's usage, the settled one at the stream's
+end (AnthropicCodec); a body gets the settled usage the same way. Beside it, each carries the
+canonical (OpenAI-shaped) view that accounting, the cache and output filters work on.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ import httpx
 
 from aigw.errors import UpstreamError, stream_truncated
 from aigw.pricing.cost import Usage
-from aigw.providers.anthropic import AnthropicStreamState, anthropic_error, messages_request, openai_completion
+from aigw.providers.anthropic import (
+    AnthropicStreamState,
+    anthropic_error,
+    messages_request,
+    openai_completion,
+    usage_from_anthropic,
+)
 from aigw.providers.anthropic_policy import beta_header, check_body
 from aigw.providers.base import ChatCall, ChatResult, NativeChunk, StreamEvent
 from aigw.providers.http import HttpRequest
@@ -82,11 +90,11 @@ class AnthropicNativeTranslator:
         if self._model is not None and isinstance(message, dict) and message.get("model") != self._model:
             data = {**data, "message": {**message, "model": self._model}}
             frame = b""
-        if any(not is_valid(u) for u in usages):  # the upstream's NaN or Infinity: not JSON to the client
-            frame = b""
-        if not frame:
+        unsettled = any(not is_valid(u) for u in usages) or (
+            isinstance(message, dict) and not is_valid(usage_from_anthropic(message.get("usage") or {})))
+        if unsettled or not frame:  # (unsettled: the upstream's NaN or Infinity are no JSON to send)
             frame = sse_frame(SSEEvent(event.event, json.dumps(data, separators=(",", ":"))))
-        out.append(NativeChunk(view, frame))
+        out.append(NativeChunk(view, frame, data if unsettled else None))
         out.extend(chunks[1:])
         return out
 

@@ -61,13 +61,16 @@ StreamItem = StreamEvent | CaughtUp  # what a provider's stream yields
 class NativeChunk(dict[str, Any]):
     """A canonical chunk (possibly with empty `choices`, for frames such as `ping`) that also
     carries the upstream's SSE frame(s) verbatim, for a client that speaks the upstream's API.
-    A filter that replaces the chunk object drops `native`: the codec then renders the chunk."""
+    A filter that replaces the chunk object drops `native`: the codec then renders the chunk.
+    `unsettled`: the event's data when the usage in it is not the upstream's to show (invalid
+    counts): the codec sends that event with the gateway's usage instead of the frame."""
 
-    __slots__ = ("native",)
+    __slots__ = ("native", "unsettled")
 
-    def __init__(self, chunk: ChatChunk, native: bytes) -> None:
+    def __init__(self, chunk: ChatChunk, native: bytes, unsettled: dict[str, Any] | None = None) -> None:
         super().__init__(chunk)
         self.native = native
+        self.unsettled = unsettled
 
 
 @dataclass(frozen=True, slots=True)

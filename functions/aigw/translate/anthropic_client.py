@@ -318,6 +318,7 @@ class AnthropicCodec:
         self._open: str | None = None  # "text" | "thinking" | "tool:<n>" | "native"
         self._stop_reason = "end_turn"
         self._delta_sent = False  # a message_delta went out (natively)
+        self._held_delta: dict[str, Any] | None = None  # the upstream's, to go with the settled usage
         self._finished = False  # message_stop or an error went out: nothing follows
         self._id = message_id(None)
 
@@ -348,21 +349,34 @@ class AnthropicCodec:
         return sse({"type": "content_block_delta", "index": self._index, "delta": delta}, "content_block_delta")
 
     def _native(self, chunk: NativeChunk) -> bytes:
+        """The upstream's frame, but for usage the gateway does not believe (`unsettled`): a
+        `message_start` then carries the gateway's input estimate, and a `message_delta` waits
+        for the end, to carry the settled usage (what is billed). A `message_stop` with no
+        `message_delta` sent before it waits too: the end sends both."""
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) == 0 and choice.get("finish_reason"):
+                self._stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
         name = _event_name(chunk.native)
         if name == b"message_start":
             self._started = True
+            if chunk.unsettled is not None:
+                message = {**chunk.unsettled.get("message", {}),
+                           "usage": {"input_tokens": self._input_estimate(), "output_tokens": 0}}
+                return sse({**chunk.unsettled, "message": message}, "message_start")
         elif name == b"content_block_start":
             self._index += 1
             self._open = "native"
         elif name == b"content_block_stop":
             self._open = None
         elif name == b"message_delta":
+            if chunk.unsettled is not None:
+                self._held_delta = chunk.unsettled
+                return b""
             self._delta_sent = True
         elif name == b"message_stop":
+            if not self._delta_sent:
+                return b""
             self._finished = True
-        for choice in chunk.get("choices") or ():
-            if choice.get("index", 0) == 0 and choice.get("finish_reason"):
-                self._stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
         return chunk.native
 
     def chunk(self, chunk: ChatChunk) -> bytes:
@@ -404,8 +418,9 @@ class AnthropicCodec:
         out = b"" if self._started else self._start(last)
         out += self._close()
         if not self._delta_sent:
-            out += sse({"type": "message_delta", "delta": {"stop_reason": self._stop_reason, "stop_sequence": None},
-                        "usage": anthropic_usage(usage())}, "message_delta")
+            delta = self._held_delta or {"type": "message_delta",
+                                         "delta": {"stop_reason": self._stop_reason, "stop_sequence": None}}
+            out += sse({**delta, "usage": anthropic_usage(usage())}, "message_delta")
         return out + sse({"type": "message_stop"}, "message_stop")
 
     def error(self, exc: GatewayError) -> bytes:
@@ -414,8 +429,11 @@ class AnthropicCodec:
 
     def body(self, result: ChatResult, usage: Usage | None = None) -> dict[str, Any]:
         """The client's body: the upstream's own when it spoke Anthropic (`ChatResult.native`),
-        else the canonical `chat.completion` rendered as an Anthropic message."""
+        with the gateway's usage where that is counted (`estimated`: the upstream's was missing
+        or invalid), else the canonical `chat.completion` rendered as an Anthropic message."""
         if result.native is not None:
+            if usage is not None and usage.estimated:
+                return {**result.native, "usage": anthropic_usage(usage)}
             return result.native
         return anthropic_message(result.body, result.usage if usage is None else usage, self.model)
 

@@ -104,16 +104,71 @@ def test_a_native_body_is_sent_as_the_upstream_wrote_it() -> None:
     assert codec().body(canonical)["content"] == [{"type": "text", "text": "hi"}]
 
 
-def test_a_frame_with_non_finite_usage_reaches_the_client_as_valid_json() -> None:
-    translator = AnthropicNativeTranslator()
-    translator.stream_event(SSEEvent("message_start", json.dumps({"type": "message_start", "message": RAW[0][1][
-        "message"]})))
-    bad = SSEEvent("message_delta", '{"type":"message_delta","delta":{"stop_reason":"end_turn"},'
-                                    '"usage":{"output_tokens":NaN}}')
-    native = next(x for x in translator.stream_event(bad) if isinstance(x, NativeChunk))
-    data = native.native.decode().split("data: ", 1)[1]
-    assert json.loads(data, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))["usage"] == {
-        "output_tokens": "NaN"}
+def strict(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
+    """`events`, refusing NaN and Infinity as a strict JSON parser does."""
+    def refuse(constant: str) -> Any:
+        raise ValueError(constant)
+
+    out = []
+    for frame in raw.decode().split("\n\n"):
+        if frame.strip():
+            lines = dict(line.split(": ", 1) for line in frame.split("\n"))
+            out.append((lines["event"], json.loads(lines["data"], parse_constant=refuse)))
+    return out
+
+
+BAD_DELTA = ('{"type":"message_delta","delta":{"stop_reason":"stop_sequence","stop_sequence":"END"},'
+             '"usage":{"output_tokens":NaN}}')
+
+
+def run(raw: list[tuple[str, str]], settled: Usage) -> list[tuple[str, dict[str, Any]]]:
+    """The upstream's events through translator and codec, ended as the pipeline ends a stream."""
+    translator, c = AnthropicNativeTranslator(), codec()
+    out = b""
+    for name, data in raw:
+        out += b"".join(c.chunk(x) for x in translator.stream_event(SSEEvent(name, data))
+                        if isinstance(x, NativeChunk))
+    return strict(out + c.end(None, lambda: settled))
+
+
+def test_usage_the_gateway_does_not_believe_reaches_the_client_as_the_settled_usage() -> None:
+    raw = [(name, json.dumps({"type": name, **data})) for name, data in RAW]
+    raw[5] = ("message_delta", BAD_DELTA)
+    seen = run(raw, Usage(input_tokens=9, output_tokens=4, estimated=True))
+    assert [name for name, _ in seen] == [name for name, _ in RAW]  # the same events, in the same order
+    delta = dict(seen)["message_delta"]
+    assert delta["usage"] == {"input_tokens": 9, "output_tokens": 4, "cache_read_input_tokens": 0,
+                              "cache_creation_input_tokens": 0}  # what was billed
+    assert delta["delta"] == {"stop_reason": "stop_sequence", "stop_sequence": "END"}  # the upstream's own
+
+
+def test_an_invalid_usage_in_message_start_becomes_the_gateways_estimate() -> None:
+    start = {"type": "message_start", "message": {**RAW[0][1]["message"], "usage": {"input_tokens": -5}}}
+    raw = [("message_start", json.dumps(start))] + [(n, json.dumps({"type": n, **d})) for n, d in RAW[1:]]
+    seen = run(raw, Usage(input_tokens=9, output_tokens=4, estimated=True))
+    assert dict(seen)["message_start"]["message"]["usage"] == {"input_tokens": 7, "output_tokens": 0}
+    assert dict(seen)["message_start"]["message"]["id"] == "msg_up"
+    assert dict(seen)["message_delta"]["usage"]["input_tokens"] == 9
+    assert [name for name, _ in seen] == [name for name, _ in RAW]
+
+
+def test_a_message_stop_without_message_delta_still_ends_with_usage() -> None:
+    raw = [(name, json.dumps({"type": name, **data})) for name, data in RAW if name != "message_delta"]
+    seen = run(raw, Usage(input_tokens=3, output_tokens=2, estimated=True))
+    assert [name for name, _ in seen][-2:] == ["message_delta", "message_stop"]
+    assert dict(seen)["message_delta"]["usage"]["output_tokens"] == 2
+
+
+def test_a_native_body_with_invalid_usage_carries_the_settled_usage() -> None:
+    from aigw.providers.http import parse_json_body
+
+    body = parse_json_body(b'{"type":"message","model":"m","content":[{"type":"text","text":"hi"}],'
+                           b'"stop_sequence":"END","usage":{"input_tokens":NaN,"output_tokens":-3}}')
+    result = AnthropicNativeTranslator().response(body)
+    sent = codec().body(result, Usage(input_tokens=9, output_tokens=4, estimated=True))
+    assert sent["usage"] == {"input_tokens": 9, "output_tokens": 4, "cache_read_input_tokens": 0,
+                             "cache_creation_input_tokens": 0}
+    assert sent["stop_sequence"] == "END" and sent["content"] == body["content"]
 
 
 def test_a_native_body_with_non_finite_numbers_renders_as_strict_json() -> None:
