@@ -1,4 +1,5 @@
-"""`cancel_scope` is anyio's CancelScope (the same class, the same behaviour), made directly."""
+"""`cancel_scope` is anyio's CancelScope (the same class, the same behaviour), made directly; `shielded`
+under a `ClientGuard` holds a client's leaving off, and is an anyio shield everywhere else."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 
 import anyio
 
-from aigw.scopes import cancel_scope
+from aigw.scopes import ClientGuard, cancel_scope, current_guard, shielded
 
 
 async def test_the_same_class_as_anyio_s_and_it_cancels_and_shields_the_same() -> None:
@@ -24,3 +25,51 @@ async def test_the_same_class_as_anyio_s_and_it_cancels_and_shields_the_same() -
         reached.append("not here")
     assert outer.cancelled_caught
     assert reached == ["shielded"]
+
+
+async def test_under_a_guard_a_client_leaving_waits_for_what_is_shielded() -> None:
+    body = cancel_scope()
+    guard = ClientGuard(body)
+    token = current_guard.set(guard)
+    reached: list[str] = []
+    try:
+        with body:
+            with shielded():
+                asyncio.get_running_loop().call_soon(guard.client_left)  # mid-settlement
+                await asyncio.sleep(0.05)
+                reached.append("settled")
+            await asyncio.sleep(0.01)
+            reached.append("after")
+    finally:
+        current_guard.reset(token)
+    assert reached == ["settled", "after"] and not body.cancel_called  # the answer was whole: nothing to cut
+
+
+async def test_a_settlement_after_the_client_left_takes_a_real_shield() -> None:
+    body = cancel_scope()
+    guard = ClientGuard(body)
+    token = current_guard.set(guard)
+    reached: list[str] = []
+    try:
+        with body:
+            guard.client_left()  # the body is cancelled before the settlement starts
+            with shielded():
+                await asyncio.sleep(0.05)  # shielded all the same
+                reached.append("settled")
+            await asyncio.sleep(1)
+            reached.append("not here")
+    finally:
+        current_guard.reset(token)
+    assert body.cancelled_caught and reached == ["settled"]
+
+
+async def test_with_no_guard_shielded_is_an_anyio_shield() -> None:
+    reached: list[str] = []
+    with cancel_scope() as outer:
+        asyncio.get_running_loop().call_soon(outer.cancel)
+        with shielded():
+            await asyncio.sleep(0.05)
+            reached.append("shielded")
+        await asyncio.sleep(1)
+        reached.append("not here")
+    assert outer.cancelled_caught and reached == ["shielded"]

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from aigw.pipeline.frames import LastFrame
-from aigw.scopes import cancel_scope
+from aigw.scopes import ClientGuard, cancel_scope, current_guard, shielded
 
 _DEFAULTS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
@@ -41,11 +41,13 @@ class EventStreamResponse(Response):
         self.raw_headers = raw
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # A disconnect cancels the body through an anyio scope (so the pipeline's shielded
-        # settlement is never cut short). Under the gateway's own server (aigw/http/server.py)
-        # the exchange calls back; under any other, one plain task watches `receive` (an anyio
-        # task group did the same at about five times the cost per stream: 65 us against 12).
+        # A disconnect cancels the body through an anyio scope, held off while the pipeline
+        # settles (`ClientGuard`: a settlement is never cut short). Under the gateway's own
+        # server (aigw/http/server.py) the exchange calls back; under any other, one plain task
+        # watches `receive` (an anyio task group did the same at about five times the cost per
+        # stream: 65 us against 12).
         body = cancel_scope()
+        guard = ClientGuard(body)
 
         async def watch_disconnect() -> None:
             while True:
@@ -54,7 +56,7 @@ class EventStreamResponse(Response):
                 except Exception:  # a server whose receive broke: the writes will tell
                     return
                 if message["type"] == "http.disconnect":
-                    body.cancel()
+                    guard.client_left()
                     return
 
         # The gateway's own server (its Exchange, aigw/http/exchange.py) calls back on a disconnect.
@@ -63,9 +65,10 @@ class EventStreamResponse(Response):
             exchange = None
         watcher: asyncio.Future[None] | None = None
         if exchange is not None:
-            exchange.on_disconnect = body.cancel
+            exchange.on_disconnect = guard.client_left
         else:
             watcher = asyncio.ensure_future(watch_disconnect())
+        token = current_guard.set(guard)
         try:
             with body:
                 await send({"type": "http.response.start", "status": self.status_code,
@@ -84,7 +87,10 @@ class EventStreamResponse(Response):
                 exchange.on_disconnect = None
             if watcher is not None:
                 watcher.cancel()
-            with cancel_scope(shield=True):
-                aclose = getattr(self.body_iterator, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+            try:
+                with shielded():
+                    aclose = getattr(self.body_iterator, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+            finally:
+                current_guard.reset(token)

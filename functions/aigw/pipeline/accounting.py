@@ -24,6 +24,16 @@ def collect_stream_text(ctx: RequestContext, chunk: ChatChunk) -> None:
             ctx.output_text.append((function.get("name") or "") + (function.get("arguments") or ""))
 
 
+def kept_text(ctx: RequestContext) -> str:
+    """All generated text so far: `output_text`, after the text of any chunks kept whole."""
+    chunks = ctx.output_chunks
+    if chunks:
+        ctx.output_chunks = []
+        for chunk in chunks:
+            collect_stream_text(ctx, chunk)
+    return "".join(ctx.output_text)
+
+
 def carries_text(chunk: ChatChunk) -> bool:
     """Whether a chunk carries generated text or a tool call (what time to first token times)."""
     for choice in chunk.get("choices") or ():
@@ -61,15 +71,15 @@ def settle_usage(ctx: RequestContext, *, generated_text: str | None = None,
     """
     if ctx.deployment is None or ctx.cache in ("hit", "semantic-hit"):
         return
-    text = generated_text if generated_text is not None else "".join(ctx.output_text)
     if ctx.usage is None:
+        text = generated_text if generated_text is not None else kept_text(ctx)
         reached_upstream = bool(text) or any(a.status == 200 for a in ctx.attempts)
         if not reached_upstream:
             return
         ctx.usage = Usage(input_tokens=_prompt_estimate(ctx), output_tokens=_output_estimate(ctx, text),
                           estimated=True)
     elif ctx.usage.invalid:
-        ctx.usage = _replace_invalid(ctx, ctx.usage, text)
+        ctx.usage = _replace_invalid(ctx, ctx.usage, generated_text if generated_text is not None else kept_text(ctx))
         if body is not None and "usage" in body:
             body["usage"] = ctx.usage.to_openai()
     ctx.cost_usd = cost_usd(ctx.usage, ctx.deployment.resolved_price)

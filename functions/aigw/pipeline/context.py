@@ -149,6 +149,7 @@ class RequestContext:
     first_token_s: float | None = None  # since `started`
     disconnected: bool = False
     output_text: list[str] = field(default_factory=list)  # generated text, counted if usage is missing
+    output_chunks: list[Any] | None = None  # or the chunks that carry it (accounting.kept_text)
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers set by stages
     log: LogFields = field(default_factory=LogFields)  # stage fields for the log line: write via log_for()
     _slots: dict[type, Any] = field(default_factory=dict)

@@ -16,7 +16,7 @@ from aigw.pipeline.filters import FilterChain
 from aigw.pipeline.stages import Stop
 from aigw.pricing.cost import Usage
 from aigw.providers.base import ChatChunk, StreamEvent, StreamItem
-from aigw.scopes import cancel_scope
+from aigw.scopes import shielded
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,14 +150,15 @@ class SettlingStream:
             return
         if not self._started:
             self._ctx.disconnected, self._ctx.status = True, 499
-        with cancel_scope(shield=True):
+        with shielded():
             await close_quietly(self._frames)
         await self._settle()
 
     async def _settle(self) -> None:
         if not self._ended:
             self._ended = True
-            await self._end()
+            with shielded():  # a client leaving now cuts nothing short (aigw/scopes.py)
+                await self._end()
 
 
 async def close_quietly(events: AsyncIterator[Any]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from time import perf_counter
 from typing import Any
 
 from aigw.config.models import Deployment
@@ -37,7 +38,6 @@ from aigw.providers.base import CaughtUp, ChatCall, ChatResult, Credential, Embe
 from aigw.providers.registry import ProviderRegistry
 from aigw.routing.attempts import waiting_upstream
 from aigw.routing.router import Router, Target
-from aigw.scopes import cancel_scope
 
 
 class Pipeline:
@@ -149,7 +149,8 @@ class Pipeline:
     async def _frames(self, ctx: RequestContext, opened: Opened, chain: FilterChain) -> AsyncIterator[bytes]:
         """The client's SSE frames, in its API's framing; usage is lifted out and re-emitted only
         if the client's API or options ask for it. Generated text is kept (to bill it if the
-        upstream never reports usage) before any filter sees it.
+        upstream never reports usage) before any filter sees it: with no filter (nothing then
+        changes a chunk) as the chunks themselves, read only if settlement needs the text.
 
         From a provider that marks where it has caught up with its upstream (`CAUGHT_UP`: the
         next event needs a read), the frames of one upstream read go out together at the mark,
@@ -161,7 +162,7 @@ class Pipeline:
         filtered = bool(chain)
         events, marks = opened.events, opened.marks
         held = HeldFrames()
-        waiting = waiting_upstream(ctx)  # one for the stream: entered once per event
+        generated = ctx.output_chunks = [] if not filtered else None
         try:
             event: StreamItem | None = opened.first
             while event is not None:
@@ -171,22 +172,28 @@ class Pipeline:
                 elif isinstance(event, Usage):
                     ctx.usage = event
                 else:
-                    collect_stream_text(ctx, event)
-                    framed = await out.feed(event) if filtered else out.frame_one(event)
-                    if out.stopped:
-                        yield LastFrame(held.take() + framed)
-                        return
+                    if generated is not None:
+                        generated.append(event)
+                        framed = out.frame_one(event)
+                    else:
+                        collect_stream_text(ctx, event)
+                        framed = await out.feed(event)
+                        if out.stopped:
+                            yield LastFrame(held.take() + framed)
+                            return
                     if framed and not marks:
                         yield framed
                     elif framed:
                         now = held.add(framed, event)
                         if now is not None:
                             yield now
+                started = perf_counter()  # (as `waiting_upstream`, inline: two calls fewer an event)
                 try:
-                    with waiting:
-                        event = await anext(events)
+                    event = await anext(events)
                 except StopAsyncIteration:
                     event = None
+                finally:
+                    ctx.upstream_s += perf_counter() - started
             yield LastFrame(held.take() + await out.finish())
         except UpstreamError as exc:
             ctx.error, ctx.status = exc, exc.status
@@ -206,12 +213,12 @@ class Pipeline:
             yield LastFrame(held.take() + codec.error(error))
 
     async def _end_stream(self, ctx: RequestContext, events: AsyncIterator[StreamItem], ran: list[Stage]) -> None:
-        with cancel_scope(shield=True):
-            await close_quietly(events)  # cancels the upstream call if it is still running
-            settle_usage(ctx)
-            self.router.stream_ended(ctx, ctx.usage)
-            self.observer.stream_end(ctx)
-            await self._finish(ctx, ran)
+        """(Shielded by SettlingStream: it runs to its end however the client leaves.)"""
+        await close_quietly(events)  # cancels the upstream call if it is still running
+        settle_usage(ctx)
+        self.router.stream_ended(ctx, ctx.usage)
+        self.observer.stream_end(ctx)
+        await self._finish(ctx, ran)
 
     # ---- short-circuits and settlement -----------------------------------------------------------
     async def _respond(self, ctx: RequestContext, short: Respond, ran: list[Stage]) -> Outcome:
@@ -241,10 +248,9 @@ class Pipeline:
                         yield now
             yield LastFrame(held.take() + await out.finish())
 
-        async def settle() -> None:
-            with cancel_scope(shield=True):
-                self.observer.stream_end(ctx)
-                await self._finish(ctx, ran)
+        async def settle() -> None:  # (shielded by SettlingStream)
+            self.observer.stream_end(ctx)
+            await self._finish(ctx, ran)
 
         headers = response_headers(ctx)
         return StreamOutcome(SettlingStream(ctx, replay(), settle), headers)

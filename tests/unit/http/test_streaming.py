@@ -103,3 +103,28 @@ def test_a_frame_after_the_last_one_is_a_bug_that_still_settles() -> None:
     with pytest.raises(RuntimeError, match="a frame after the last one"):
         asyncio.run(run())
     assert seen == ["settled"]
+
+
+def test_a_client_leaving_while_the_stream_settles_leaves_the_settlement_whole() -> None:
+    """The guard holds the disconnect off (no anyio shield on this, the common, path): the
+    settlement's awaits run to their end, and the last frame finds the client gone."""
+    seen: list[str] = []
+
+    async def frames() -> AsyncIterator[bytes]:
+        yield b"data: 1\n\n"
+        yield LastFrame(b"data: [DONE]\n\n")
+
+    async def settle() -> None:
+        for _ in range(60):  # the client hangs up some 40 turns in (server_harness.drive)
+            await asyncio.sleep(0)
+        seen.append("settled")
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await EventStreamResponse(SettlingStream(SimpleNamespace(), frames(), settle))(  # type: ignore[arg-type]
+            scope, receive, send)
+        seen.append("returned")
+
+    run = asyncio.run(drive(GatewayHttpProtocol, app, [POST], turns=[2]))
+    assert seen == ["settled", "returned"]
+    assert not any(b"[DONE]" in write for write in run.writes)  # the client had gone by then
