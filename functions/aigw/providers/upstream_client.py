@@ -103,6 +103,10 @@ class _Bound(BoundAsyncStream):
 
 
 class UpstreamClient(httpx.AsyncClient):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._wire_urls: dict[int, tuple[httpx.URL, tuple[WireTransport, bytes] | None]] = {}
+
     def build_json_request(self, method: str, url: httpx.URL, *, headers: Mapping[str, str], json: Any,
                            timeout: httpx.Timeout, params: Mapping[str, str] | None = None) -> httpx.Request:
         head = None if params else self._json_head(url, headers, json)
@@ -114,11 +118,16 @@ class UpstreamClient(httpx.AsyncClient):
         request._content = body  # what Request.read() sets for a body given whole
         return request
 
-    def _json_head(self, url: httpx.URL, headers: Mapping[str, str],
-                   json: Any) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+    def _json_head(self, url: httpx.URL, headers: Mapping[str, str], json: Any,
+                   netloc: bytes | None = None) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
         """The headers httpx's `build_request` would send with this JSON body, and the body;
-        None where httpx's own must build it (see the module's docstring)."""
-        if not url.is_absolute_url or not _jar_empty(self.cookies.jar):
+        None where httpx's own must build it (see the module's docstring). `netloc`: the URL's,
+        when the caller knows it is absolute."""
+        if netloc is None:
+            if not url.is_absolute_url:
+                return None
+            netloc = url.netloc
+        if not _jar_empty(self._cookies.jar):
             return None
         try:
             own = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
@@ -128,10 +137,10 @@ class UpstreamClient(httpx.AsyncClient):
         if body is None:  # httpx refuses non-finite numbers (allow_nan=False)
             return None
         given = {name.lower() for name, _ in own}
-        merged = [item for item in self.headers.raw if item[0].lower() not in given]
+        merged = [item for item in self._headers.raw if item[0].lower() not in given]
         merged.extend(own)
         names = {name.lower() for name, _ in merged}
-        raw = [(b"Host", url.netloc)] if b"host" not in names else []
+        raw = [(b"Host", netloc)] if b"host" not in names else []
         raw.extend(merged)
         if b"content-length" not in names:
             raw.append((b"Content-Length", b"%d" % len(body)))
@@ -200,15 +209,29 @@ class UpstreamClient(httpx.AsyncClient):
         """The wire transport, the request's headers and its body, where the call can skip httpx's
         objects (the wire frames it; no params, hooks, auth, redirects or cookies); the client is
         then open, as `send` leaves it. None: httpx's own path."""
-        transport = self._transport_for_url(url)
-        if params or not isinstance(transport, WireTransport) or not self._plain() \
-                or not transport.frames(method, url):
+        wired = self._wired(url)
+        if params or wired is None or method == "HEAD" or not self._plain():
             return None
-        head = self._json_head(url, headers, json)
+        transport, netloc = wired
+        head = self._json_head(url, headers, json, netloc)
         if head is None:
             return None
         self._state = ClientState.OPENED
         return transport, head[0], head[1]
+
+    def _wired(self, url: httpx.URL) -> tuple[WireTransport, bytes] | None:
+        """The wire transport for `url` and its netloc, if the wire can carry requests to it
+        (absolute, http or https), once per URL object: the providers keep the few they use
+        (aigw/providers/http.py), and the mounts are fixed once the client is built."""
+        held = self._wire_urls.get(id(url))
+        if held is not None and held[0] is url:
+            return held[1]
+        transport = self._transport_for_url(url)
+        wired = (transport, url.netloc) if isinstance(transport, WireTransport) and url.is_absolute_url \
+            and transport.frames("POST", url) else None
+        if len(self._wire_urls) < 1024:  # (holding the URL keeps its id from being reused)
+            self._wire_urls[id(url)] = (url, wired)
+        return wired
 
     def _plain(self) -> bool:
         """No auth, hooks or redirect following, and open: `send`'s short path applies."""

@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from aigw.names import ENV_UPSTREAM_TRANSPORT
+from aigw.providers.slots import Slots
 
 HIGH_WATER = 1 << 20  # buffered response bytes before the socket stops being read
 LOW_WATER = 1 << 18
@@ -39,6 +40,7 @@ LOW_WATER = 1 << 18
 # the bytes a name may hold leaves the ones it may not.
 _NAME_OK = bytes(b for b in range(256) if b not in b"\r\n\0: \t")
 _Key = tuple[str, str, int]
+_Place = tuple[bytes, _Key]  # a URL's request target and origin
 
 
 def fast_available() -> bool:
@@ -453,11 +455,12 @@ class WireTransport(httpx.AsyncBaseTransport):
             limits.max_keepalive_connections
         self._expiry = limits.keepalive_expiry
         self._limits = limits
-        self._slots = asyncio.Semaphore(limits.max_connections or 1 << 30)
+        self._slots = Slots(limits.max_connections or 1 << 30)
         self._idle: dict[_Key, list[_Connection]] = {}
         self._idle_count = 0
         self._ssl = ssl_context  # None: httpx's default (certifi), built on first use
         self._fallback: httpx.AsyncBaseTransport | None = None
+        self._places: dict[int, tuple[httpx.URL, _Place]] = {}
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:  # built on the first https origin (certifi's bundle is not free)
@@ -492,7 +495,7 @@ class WireTransport(httpx.AsyncBaseTransport):
         (about a tenth of a JSON call's CPU): what `handle_async_request` and reading the
         response to its end do, with the same errors (their `request` unset). Only for what
         `frames` accepts."""
-        connection = await self._head(method, url, headers, content, timeouts, None)
+        connection = await self._head(method, url, headers, content, timeouts, None, self._place(url))
         try:
             body = await connection.read_all(None, timeouts.get("read"))
         finally:  # kept for the next request only if the answer came whole (as `_Body.aclose`)
@@ -503,8 +506,20 @@ class WireTransport(httpx.AsyncBaseTransport):
                    timeouts: dict[str, float | None]) -> Streamed:
         """A request and its answer's head, the body to be read as it comes (a stream): what
         `handle_async_request` does, without the Response (for `UpstreamClient.open_stream`)."""
-        connection = await self._head(method, url, headers, content, timeouts, None)
+        connection = await self._head(method, url, headers, content, timeouts, None, self._place(url))
         return Streamed(self, connection, timeouts.get("read"))
+
+    def _place(self, url: httpx.URL) -> _Place:
+        """`url`'s request target and origin, once per URL object: `exchange` and `open` get
+        the few a provider keeps (aigw/providers/http.py), so this saves five URL properties
+        (each a Python call, one of them building the target) on every request."""
+        held = self._places.get(id(url))
+        if held is not None and held[0] is url:
+            return held[1]
+        place = _place_of(url)
+        if len(self._places) < 1024:  # (holding the URL keeps its id from being reused)
+            self._places[id(url)] = (url, place)
+        return place
 
     def response(self, streamed: Streamed, request: httpx.Request) -> httpx.Response:
         """The httpx Response `handle_async_request` would have made of this answer (one httpx
@@ -516,19 +531,17 @@ class WireTransport(httpx.AsyncBaseTransport):
                               extensions={"http_version": b"HTTP/1.1", "reason_phrase": connection.reason})
 
     async def _head(self, method: str, url: httpx.URL, headers: list[tuple[bytes, bytes]], content: bytes,
-                    timeouts: dict[str, float | None], request: httpx.Request | None) -> _Connection:
+                    timeouts: dict[str, float | None], request: httpx.Request | None,
+                    place: _Place | None = None) -> _Connection:
         """Send the request on a connection of the pool and wait for the response's head; the
         connection (its slot held) is the caller's until `_release`."""
-        scheme = url.scheme
-        data = _frame(method, url.raw_path, headers, content, request)
-        key = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
-        if self._slots.locked():
+        raw_path, key = place or _place_of(url)
+        data = _frame(method, raw_path, headers, content, request)
+        if not self._slots.take():
             try:
-                await asyncio.wait_for(self._slots.acquire(), timeouts.get("pool"))
+                await asyncio.wait_for(self._slots.wait(), timeouts.get("pool"))
             except TimeoutError:
                 raise httpx.PoolTimeout("timed out waiting for a connection", request=request) from None
-        else:
-            await self._slots.acquire()
         connection: _Connection | None = None
         try:
             connection = self._reusable(key) or await self._connect(key, request, timeouts)
@@ -583,6 +596,11 @@ class WireTransport(httpx.AsyncBaseTransport):
                 connection.close()
         if self._fallback is not None:
             await self._fallback.aclose()
+
+
+def _place_of(url: httpx.URL) -> _Place:
+    scheme = url.scheme
+    return url.raw_path, (scheme, url.host, url.port or (443 if scheme == "https" else 80))
 
 
 def _frame(method: str, raw_path: bytes, headers: list[tuple[bytes, bytes]], content: bytes,
