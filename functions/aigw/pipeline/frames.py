@@ -33,18 +33,18 @@ class ClientFrames:
     ended by the codec's end or, when a filter stops the answer, the way the client's API ends
     a filtered answer. Shared by upstream streams and cache replays."""
 
-    __slots__ = ("_chain", "_ctx", "_last", "_usage", "stopped")
+    __slots__ = ("_chain", "_ctx", "_usage", "last", "stopped")
 
     def __init__(self, ctx: RequestContext, chain: FilterChain, usage: Callable[[], Usage]) -> None:
         self._ctx = ctx
         self._chain = chain
         self._usage = usage
-        self._last: ChatChunk | None = None
+        self.last: ChatChunk | None = None  # the last chunk framed (the end's id and model come from it)
         self.stopped = False
 
     def frame_one(self, chunk: ChatChunk) -> bytes:
-        """`feed` with no output filter: the chunk, framed."""
-        self._last = chunk
+        """`feed` with no output filter: the chunk, framed (as `_frames` does it inline)."""
+        self.last = chunk
         return self._ctx.codec.chunk(chunk)
 
     async def feed(self, chunk: ChatChunk) -> bytes:
@@ -55,13 +55,13 @@ class ClientFrames:
         tail = await self._chain.end(self._ctx) if self._chain else ()
         if isinstance(tail, Stop):
             return self._stop(tail)
-        return self._frame(tail) + self._ctx.codec.end(self._last, self._usage)
+        return self._frame(tail) + self._ctx.codec.end(self.last, self._usage)
 
     def _frame(self, chunks: Sequence[ChatChunk]) -> bytes:
         codec = self._ctx.codec
         framed = b""
         for chunk in chunks:
-            self._last = chunk
+            self.last = chunk
             framed += codec.chunk(chunk)
         return framed
 
@@ -69,7 +69,7 @@ class ClientFrames:
         self.stopped = True
         self._ctx.stopped = stop
         codec = self._ctx.codec
-        return codec.chunk(stop_chunk(self._last, stop.reason)) + codec.end(self._last, self._usage)
+        return codec.chunk(stop_chunk(self.last, stop.reason)) + codec.end(self.last, self._usage)
 
 
 class HeldFrames:

@@ -34,7 +34,7 @@ from aigw.pipeline.outcome import JsonOutcome, Outcome, StreamOutcome
 from aigw.pipeline.replay import completion_to_chunks
 from aigw.pipeline.stages import Reject, Respond, Stage, Stop
 from aigw.pricing.cost import Usage
-from aigw.providers.base import CaughtUp, ChatCall, ChatResult, Credential, EmbeddingsCall, StreamItem
+from aigw.providers.base import CAUGHT_UP, CaughtUp, ChatCall, ChatResult, Credential, EmbeddingsCall, StreamItem
 from aigw.providers.registry import ProviderRegistry
 from aigw.routing.attempts import waiting_upstream
 from aigw.routing.router import Router, Target
@@ -163,18 +163,20 @@ class Pipeline:
         events, marks = opened.events, opened.marks
         held = HeldFrames()
         generated = ctx.output_chunks = [] if not filtered else None
+        frame = codec.chunk  # (ClientFrames.frame_one, inline: a call fewer an event)
         try:
             event: StreamItem | None = opened.first
             while event is not None:
-                if isinstance(event, CaughtUp):
+                if event is CAUGHT_UP:
                     if held:
                         yield held.take()
-                elif isinstance(event, Usage):
+                elif type(event) is Usage:
                     ctx.usage = event
                 else:
                     if generated is not None:
                         generated.append(event)
-                        framed = out.frame_one(event)
+                        out.last = event
+                        framed = frame(event)
                     else:
                         collect_stream_text(ctx, event)
                         framed = await out.feed(event)

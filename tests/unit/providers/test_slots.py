@@ -77,7 +77,7 @@ async def _race(count: int, tasks: list[Plan], use_semaphore: bool) -> tuple[lis
         if not use_semaphore and slots.free > 0:
             assert not any(not w.done() for w in slots._waiters), "a waiter beside a free slot"
         await asyncio.sleep(0)
-    done, stuck = await asyncio.wait(running, timeout=2)
+    _, stuck = await asyncio.wait(running, timeout=2)
     assert not stuck, "a task still waits for a slot that was given back"
     assert peak <= count
     free = semaphore._value if use_semaphore else slots.free
