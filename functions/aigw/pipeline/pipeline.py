@@ -34,7 +34,7 @@ from aigw.pipeline.outcome import JsonOutcome, Outcome, StreamOutcome
 from aigw.pipeline.replay import completion_to_chunks
 from aigw.pipeline.stages import Reject, Respond, Stage, Stop
 from aigw.pricing.cost import Usage
-from aigw.providers.base import CAUGHT_UP, CaughtUp, ChatCall, ChatResult, Credential, EmbeddingsCall, StreamItem
+from aigw.providers.base import CaughtUp, ChatCall, ChatResult, Credential, EmbeddingsCall, StreamItem
 from aigw.providers.registry import ProviderRegistry
 from aigw.routing.attempts import waiting_upstream
 from aigw.routing.router import Router, Target
@@ -167,10 +167,10 @@ class Pipeline:
         try:
             event: StreamItem | None = opened.first
             while event is not None:
-                if event is CAUGHT_UP:
+                if isinstance(event, CaughtUp):
                     if held:
                         yield held.take()
-                elif type(event) is Usage:
+                elif isinstance(event, Usage):
                     ctx.usage = event
                 else:
                     if generated is not None:

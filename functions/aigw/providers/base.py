@@ -46,8 +46,7 @@ class CaughtUp:
     upstream has sent so far has been yielded, so the next one needs a read and may take a
     while. The pipeline sends what it framed in the meantime then, in one write, instead of a
     write per event (a burst of events from one read costs a send, a wake-up and a read each,
-    on both sides). A provider that cannot tell yields none: every event is then sent at once.
-    Yield `CAUGHT_UP`, the one instance: the pipeline tests identity."""
+    on both sides). A provider that cannot tell yields none: every event is then sent at once."""
 
     __slots__ = ()
 
