@@ -39,13 +39,10 @@ class ClientFrames:
         self._ctx = ctx
         self._chain = chain
         self._usage = usage
-        self.last: ChatChunk | None = None  # the last chunk framed (the end's id and model come from it)
+        # The last chunk framed (the end's id and model come from it); with no output filter the
+        # pipeline frames chunks itself (`codec.chunk`) and sets it.
+        self.last: ChatChunk | None = None
         self.stopped = False
-
-    def frame_one(self, chunk: ChatChunk) -> bytes:
-        """`feed` with no output filter: the chunk, framed (as `_frames` does it inline)."""
-        self.last = chunk
-        return self._ctx.codec.chunk(chunk)
 
     async def feed(self, chunk: ChatChunk) -> bytes:
         out = await self._chain.chunk(self._ctx, chunk) if self._chain else (chunk,)

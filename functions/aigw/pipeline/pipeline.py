@@ -163,7 +163,7 @@ class Pipeline:
         events, marks = opened.events, opened.marks
         held = HeldFrames()
         generated = ctx.output_chunks = [] if not filtered else None
-        frame = codec.chunk  # (ClientFrames.frame_one, inline: a call fewer an event)
+        frame = codec.chunk  # with no filter, the chunk framed here (ClientFrames.last kept up)
         try:
             event: StreamItem | None = opened.first
             while event is not None:
