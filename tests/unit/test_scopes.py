@@ -4,6 +4,8 @@ under a `ClientGuard` holds a client's leaving off, and is an anyio shield every
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import anyio
 
@@ -27,39 +29,39 @@ async def test_the_same_class_as_anyio_s_and_it_cancels_and_shields_the_same() -
     assert reached == ["shielded"]
 
 
-async def test_under_a_guard_a_client_leaving_waits_for_what_is_shielded() -> None:
+@contextmanager
+def guarded() -> Iterator[tuple[anyio.CancelScope, ClientGuard]]:
+    """A response's body scope and its guard, as EventStreamResponse sets them up."""
     body = cancel_scope()
     guard = ClientGuard(body)
     token = current_guard.set(guard)
-    reached: list[str] = []
     try:
-        with body:
-            with shielded():
-                asyncio.get_running_loop().call_soon(guard.client_left)  # mid-settlement
-                await asyncio.sleep(0.05)
-                reached.append("settled")
-            await asyncio.sleep(0.01)
-            reached.append("after")
+        yield body, guard
     finally:
         current_guard.reset(token)
+
+
+async def test_under_a_guard_a_client_leaving_waits_for_what_is_shielded() -> None:
+    reached: list[str] = []
+    with guarded() as (body, guard), body:
+        with shielded():
+            asyncio.get_running_loop().call_soon(guard.client_left)  # mid-settlement
+            await asyncio.sleep(0.05)
+            reached.append("settled")
+        await asyncio.sleep(0.01)
+        reached.append("after")
     assert reached == ["settled", "after"] and not body.cancel_called  # the answer was whole: nothing to cut
 
 
 async def test_a_settlement_after_the_client_left_takes_a_real_shield() -> None:
-    body = cancel_scope()
-    guard = ClientGuard(body)
-    token = current_guard.set(guard)
     reached: list[str] = []
-    try:
-        with body:
-            guard.client_left()  # the body is cancelled before the settlement starts
-            with shielded():
-                await asyncio.sleep(0.05)  # shielded all the same
-                reached.append("settled")
-            await asyncio.sleep(1)
-            reached.append("not here")
-    finally:
-        current_guard.reset(token)
+    with guarded() as (body, guard), body:
+        guard.client_left()  # the body is cancelled before the settlement starts
+        with shielded():
+            await asyncio.sleep(0.05)  # shielded all the same
+            reached.append("settled")
+        await asyncio.sleep(1)
+        reached.append("not here")
     assert body.cancelled_caught and reached == ["settled"]
 
 
