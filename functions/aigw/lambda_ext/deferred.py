@@ -14,6 +14,7 @@ because a frozen environment runs nothing and a shut-down one loses it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import json
@@ -23,9 +24,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
-
 from aigw.names import HEALTH_PATH
+from aigw.scopes import cancel_scope
 
 logger = logging.getLogger("aigw.lambda_ext")
 
@@ -36,6 +36,7 @@ LOG = "post_response"  # the namespace in the request log line
 LAMBDA_CONTEXT_HEADER = b"x-amzn-lambda-context"  # set by Lambda Web Adapter: the invocation's context
 
 Work = Callable[[], Awaitable[None]]
+Details = dict[str, Any] | Callable[[], dict[str, Any]]
 _holder: contextvars.ContextVar[list[tuple[Any, Work]] | None] = contextvars.ContextVar("aigw_post_response",
                                                                                        default=None)
 
@@ -77,7 +78,7 @@ class Tracker:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._in_flight = 0
-        self._pending: dict[int, dict[str, Any]] = {}  # id(work) -> reconcile details
+        self._pending: dict[int, Details] = {}  # id(work) -> reconcile details (or what makes them)
         self._finished_ids: set[str] = set()
         self._finished_anonymous = 0  # requests without an invocation id (no LWA header)
         self._ids_seen = False
@@ -96,7 +97,9 @@ class Tracker:
                 self._finished_anonymous += 1
             self._cond.notify_all()
 
-    def pending(self, key: int, details: dict[str, Any] | None) -> None:
+    def pending(self, key: int, details: Details | None) -> None:
+        """`details` may be a function that makes them: called only if they are logged (then, in
+        the extension's thread, they say how far the settlement got)."""
         with self._cond:
             if details is None:
                 self._pending.pop(key, None)
@@ -135,6 +138,11 @@ class Tracker:
 
     def _log_pending(self, message: str) -> None:
         for details in self._pending.values():
+            if callable(details):
+                try:
+                    details = details()
+                except Exception as exc:  # what the loop changes meanwhile must not stop the thread
+                    details = {"details_unavailable": type(exc).__name__}
             logger.error(message + ": reconcile by hand", extra={"reconcile": details})
 
 
@@ -160,7 +168,7 @@ class PostResponse:
         finally:
             _holder.reset(token)
             try:
-                with anyio.CancelScope(shield=True):
+                with cancel_scope(shield=True):
                     for ctx, work in holder:
                         await self._run(ctx, work)
             finally:
@@ -168,12 +176,12 @@ class PostResponse:
 
     async def _run(self, ctx: Any, work: Work) -> None:
         key = id(work)
-        self.tracker.pending(key, reconcile_details(ctx))
+        self.tracker.pending(key, lambda: reconcile_details(ctx))  # made only if logged
         with contextlib.suppress(Exception):
             # latency_ms in the log line now includes the settlement; this is what the client waited.
             ctx.log_for(LOG)["response_sent_ms"] = round(ctx.elapsed_s() * 1000, 3)
         try:
-            with anyio.fail_after(self.timeout_s):
+            async with asyncio.timeout(self.timeout_s):  # (anyio's fail_after: a backend lookup more)
                 await work()
         except Exception as exc:  # the pipeline's _finish never raises: this is the timeout
             logger.error("deferred settlement not completed: reconcile by hand", extra={

@@ -157,3 +157,30 @@ async def test_asgi_transport_sees_the_response() -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=wrapped), base_url="http://gw") as client:
         answer = await client.post("/v1/chat/completions")
     assert answer.status_code == 200 and done == [True]
+
+
+def test_details_made_only_when_logged_and_a_failure_to_make_them_is_logged_too(
+        fake: FakeLambda, caplog: pytest.LogCaptureFixture) -> None:
+    """The wrapper hands the tracker what makes a request's details (most requests never need
+    them): made when logged, at the deadline; one that cannot be made still leaves its line."""
+    made: list[int] = []
+
+    def details() -> dict[str, Any]:
+        made.append(1)
+        return DETAILS
+
+    def broken() -> dict[str, Any]:
+        raise RuntimeError("the loop was changing it")
+
+    tracker = Tracker()
+    tracker.pending(1, details)
+    tracker.pending(2, broken)
+    assert made == []  # nothing made while the work is pending
+    ext = extension(fake, tracker)
+    fake.wait_extension_next(1)
+    fake.shutdown(within_s=0.3)
+    with caplog.at_level(logging.ERROR, logger="aigw.lambda_ext"):
+        ext.join(5)
+    logged = [r.reconcile for r in caplog.records  # type: ignore[attr-defined]
+              if "shutdown with deferred settlements pending" in r.getMessage()]
+    assert logged == [DETAILS, {"details_unavailable": "RuntimeError"}] and made == [1]
