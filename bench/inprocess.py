@@ -1,5 +1,5 @@
 """The hot path in-process: `python bench/inprocess.py [--kind json|stream] [--requests 3000]
-[--tree CHECKOUT] [--phases] [--cold [MB]]`.
+[--tree CHECKOUT] [--phases] [--cold [MB]] [--settle-after-response]`.
 
 Calls the gateway's ASGI app directly (no client socket, no client library in this process)
 on the core path (no stages), against the fake OpenAI upstream in a child process, and prints
@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--phases", action="store_true", help="split a non-streaming request at its steps")
     parser.add_argument("--cold", type=int, nargs="?", const=128, metavar="MB",
                         help="evict the caches before each request by writing MB megabytes (default 128)")
+    parser.add_argument("--settle-after-response", action="store_true",
+                        help="with settings.settle_after_response on (its ASGI wrapper around the app)")
     args = parser.parse_args()
     tree = args.tree.resolve()
     sys.path[:0] = [str(tree / "functions"), str(tree)]
@@ -53,7 +55,7 @@ def main() -> None:
     upstream = start([sys.executable, str(ROOT / "bench" / "fake_upstream.py"), "--port", str(port)])
     try:
         wait_until_up(f"http://127.0.0.1:{port}/")
-        app = _app(f"http://127.0.0.1:{port}/v1")
+        app = _app(f"http://127.0.0.1:{port}/v1", settle_after_response=args.settle_after_response)
         marks: list[dict[str, float]] = []
         body = json.dumps(STREAM_BODY if args.kind == "stream" else BODY).encode()
         if args.cold:
@@ -73,18 +75,20 @@ def main() -> None:
         _print_phases(marks)
 
 
-def _app(upstream: str) -> Any:
+def _app(upstream: str, *, settle_after_response: bool = False) -> Any:
     from aigw.aws import AwsResources
     from aigw.config import load_config
     from aigw.gateway import build_services
     from aigw.http.app import create_app
+    from aigw.lambda_ext import install
     from aigw.observability import Observer
 
     config = load_config({"models": [{"name": "gpt-4o-mini", "deployments": [
-        {"provider": "openai-compatible", "model": "gpt-4o-mini", "api_base": upstream}]}]})
+        {"provider": "openai-compatible", "model": "gpt-4o-mini", "api_base": upstream}]}],
+        "settings": {"settle_after_response": settle_after_response}})
     services = build_services(config, aws=AwsResources(dynamodb=OneKeyTables(DEV_KEY)),
                               observer=Observer(stream=open(os.devnull, "w")), stages=[])  # noqa: SIM115
-    return create_app(services, warm=False)
+    return install(create_app(services, warm=False), services.config.settings)
 
 
 async def _run(app: Any, body: bytes, n: int, marks: list[dict[str, float]] | None) -> tuple[float, float]:
