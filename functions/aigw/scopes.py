@@ -12,6 +12,7 @@ A stream's settlement is shielded from its client leaving by `shielded` under th
 
 from __future__ import annotations
 
+import math
 from contextvars import ContextVar
 from typing import Any
 
@@ -20,11 +21,11 @@ import anyio
 _direct: type[anyio.CancelScope] | None = None
 
 
-def cancel_scope(*, shield: bool = False) -> anyio.CancelScope:
+def cancel_scope(*, shield: bool = False, deadline: float = math.inf) -> anyio.CancelScope:
     global _direct
     if _direct is not None:
-        return _direct(shield=shield)
-    scope = anyio.CancelScope(shield=shield)
+        return _direct(shield=shield, deadline=deadline)
+    scope = anyio.CancelScope(shield=shield, deadline=deadline)
     if type(scope).__module__ == "anyio._backends._asyncio":  # asyncio's scope: callable directly
         _direct = type(scope)
     return scope
