@@ -191,12 +191,15 @@ class PostResponse:
                 try:
                     await work()
                 except Exception as exc:  # the pipeline's _finish never raises: a bug, logged
-                    logger.error("deferred settlement not completed: reconcile by hand", extra={
-                        "reconcile": reconcile_details(ctx), "error": type(exc).__name__})
+                    _not_completed(ctx, type(exc).__name__)
                 done += 1
         for ctx, _ in holder[done:]:  # the deadline came first
-            logger.error("deferred settlement not completed: reconcile by hand", extra={
-                "reconcile": reconcile_details(ctx), "error": "TimeoutError"})
+            _not_completed(ctx, "TimeoutError")
+
+
+def _not_completed(ctx: Any, error: str) -> None:
+    logger.error("deferred settlement not completed: reconcile by hand", extra={
+        "reconcile": reconcile_details(ctx), "error": error})
 
 
 def _invocation_id(scope: Any) -> str | None:

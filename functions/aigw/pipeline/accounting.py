@@ -28,9 +28,9 @@ def kept_text(ctx: RequestContext) -> str:
     """All generated text so far: `output_text`, after the text of any chunks kept whole."""
     chunks = ctx.output_chunks
     if chunks:
-        ctx.output_chunks = []
         for chunk in chunks:
             collect_stream_text(ctx, chunk)
+        chunks.clear()  # in place: the stream may still be adding to this list
     return "".join(ctx.output_text)
 
 
@@ -71,15 +71,16 @@ def settle_usage(ctx: RequestContext, *, generated_text: str | None = None,
     """
     if ctx.deployment is None or ctx.cache in ("hit", "semantic-hit"):
         return
-    if ctx.usage is None:
+    if ctx.usage is None or ctx.usage.invalid:  # the text is read only when it is counted
         text = generated_text if generated_text is not None else kept_text(ctx)
+    if ctx.usage is None:
         reached_upstream = bool(text) or any(a.status == 200 for a in ctx.attempts)
         if not reached_upstream:
             return
         ctx.usage = Usage(input_tokens=_prompt_estimate(ctx), output_tokens=_output_estimate(ctx, text),
                           estimated=True)
     elif ctx.usage.invalid:
-        ctx.usage = _replace_invalid(ctx, ctx.usage, generated_text if generated_text is not None else kept_text(ctx))
+        ctx.usage = _replace_invalid(ctx, ctx.usage, text)
         if body is not None and "usage" in body:
             body["usage"] = ctx.usage.to_openai()
     ctx.cost_usd = cost_usd(ctx.usage, ctx.deployment.resolved_price)

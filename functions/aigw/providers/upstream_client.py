@@ -37,7 +37,9 @@ from httpx._client import USE_CLIENT_DEFAULT, BoundAsyncStream, ClientState
 from httpx._content import ByteStream
 
 from aigw.fastjson import dumps_finite
-from aigw.providers.wire import Answer, Streamed, WireTransport
+from aigw.providers.wire import Answer, Place, Streamed, WireTransport, place_of
+
+_Wired = tuple[WireTransport, bytes, Place]  # a URL's wire transport, netloc and place (`_wired`)
 
 _log = logging.getLogger("httpx")
 
@@ -105,7 +107,7 @@ class _Bound(BoundAsyncStream):
 class UpstreamClient(httpx.AsyncClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._wire_urls: dict[int, tuple[httpx.URL, tuple[WireTransport, bytes] | None]] = {}
+        self._wire_urls: dict[int, tuple[httpx.URL, _Wired | None]] = {}
 
     def build_json_request(self, method: str, url: httpx.URL, *, headers: Mapping[str, str], json: Any,
                            timeout: httpx.Timeout, params: Mapping[str, str] | None = None) -> httpx.Request:
@@ -160,9 +162,9 @@ class UpstreamClient(httpx.AsyncClient):
         if on_wire is None:
             return await self.send(self.build_json_request(method, url, headers=headers, json=json,
                                                            params=params, timeout=timeout))
-        wire, raw, body = on_wire
+        (wire, _, place), raw, body = on_wire
         try:
-            answer = await wire.exchange(method, url, raw, body, timeout.as_dict())
+            answer = await wire.exchange(method, url, raw, body, timeout.as_dict(), place)
         except httpx.RequestError as exc:  # the request, as httpx's request_context attaches it
             exc.request = httpx.Request(method, url, headers=raw, content=body)
             raise
@@ -190,10 +192,10 @@ class UpstreamClient(httpx.AsyncClient):
         if on_wire is None:
             return await self.send(self.build_json_request(method, url, headers=headers, json=json,
                                                            params=params, timeout=timeout), stream=True)
-        wire, raw, body = on_wire
+        (wire, _, place), raw, body = on_wire
         start = time.perf_counter()
         try:
-            streamed = await wire.open(method, url, raw, body, timeout.as_dict())
+            streamed = await wire.open(method, url, raw, body, timeout.as_dict(), place)
         except httpx.RequestError as exc:  # as send_json's
             exc.request = httpx.Request(method, url, headers=raw, content=body)
             raise
@@ -205,30 +207,30 @@ class UpstreamClient(httpx.AsyncClient):
         return await self._received(request, wire.response(streamed, request), start, True)
 
     def _on_wire(self, method: str, url: httpx.URL, headers: Mapping[str, str], json: Any,
-                 params: Mapping[str, str] | None) -> tuple[WireTransport, list[tuple[bytes, bytes]], bytes] | None:
+                 params: Mapping[str, str] | None) -> tuple[_Wired, list[tuple[bytes, bytes]], bytes] | None:
         """The wire transport, the request's headers and its body, where the call can skip httpx's
         objects (the wire frames it; no params, hooks, auth, redirects or cookies); the client is
         then open, as `send` leaves it. None: httpx's own path."""
         wired = self._wired(url)
         if params or wired is None or method == "HEAD" or not self._plain():
             return None
-        transport, netloc = wired
-        head = self._json_head(url, headers, json, netloc)
+        head = self._json_head(url, headers, json, wired[1])
         if head is None:
             return None
         self._state = ClientState.OPENED
-        return transport, head[0], head[1]
+        return wired, head[0], head[1]
 
-    def _wired(self, url: httpx.URL) -> tuple[WireTransport, bytes] | None:
-        """The wire transport for `url` and its netloc, if the wire can carry requests to it
-        (absolute, http or https), once per URL object: the providers keep the few they use
-        (aigw/providers/http.py), and the mounts are fixed once the client is built."""
+    def _wired(self, url: httpx.URL) -> _Wired | None:
+        """The wire transport for `url`, its netloc and its place (target and origin), if the
+        wire can carry requests to it (absolute, http or https), once per URL object: the
+        providers keep the few they use (aigw/providers/http.py), and the mounts are fixed once
+        the client is built. Six URL properties a request, each a Python call, saved."""
         held = self._wire_urls.get(id(url))
         if held is not None and held[0] is url:
             return held[1]
         transport = self._transport_for_url(url)
-        wired = (transport, url.netloc) if isinstance(transport, WireTransport) and url.is_absolute_url \
-            and transport.frames("POST", url) else None
+        wired = (transport, url.netloc, place_of(url)) if isinstance(transport, WireTransport) \
+            and url.is_absolute_url and transport.frames("POST", url) else None
         if len(self._wire_urls) < 1024:  # (holding the URL keeps its id from being reused)
             self._wire_urls[id(url)] = (url, wired)
         return wired

@@ -40,7 +40,7 @@ LOW_WATER = 1 << 18
 # the bytes a name may hold leaves the ones it may not.
 _NAME_OK = bytes(b for b in range(256) if b not in b"\r\n\0: \t")
 _Key = tuple[str, str, int]
-_Place = tuple[bytes, _Key]  # a URL's request target and origin
+Place = tuple[bytes, _Key]  # a URL's request target and origin
 
 
 def fast_available() -> bool:
@@ -460,7 +460,6 @@ class WireTransport(httpx.AsyncBaseTransport):
         self._idle_count = 0
         self._ssl = ssl_context  # None: httpx's default (certifi), built on first use
         self._fallback: httpx.AsyncBaseTransport | None = None
-        self._places: dict[int, tuple[httpx.URL, _Place]] = {}
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:  # built on the first https origin (certifi's bundle is not free)
@@ -490,12 +489,12 @@ class WireTransport(httpx.AsyncBaseTransport):
         return method != "HEAD" and url.scheme in ("http", "https")
 
     async def exchange(self, method: str, url: httpx.URL, headers: list[tuple[bytes, bytes]], content: bytes,
-                       timeouts: dict[str, float | None]) -> Answer:
+                       timeouts: dict[str, float | None], place: Place | None = None) -> Answer:
         """A whole request and its whole answer, without httpx's Request and Response objects
         (about a tenth of a JSON call's CPU): what `handle_async_request` and reading the
         response to its end do, with the same errors (their `request` unset). Only for what
-        `frames` accepts."""
-        connection = await self._head(method, url, headers, content, timeouts, None, self._place(url))
+        `frames` accepts. `place`: `place_of(url)`, if the caller keeps it (UpstreamClient does)."""
+        connection = await self._head(method, url, headers, content, timeouts, None, place)
         try:
             body = await connection.read_all(None, timeouts.get("read"))
         finally:  # kept for the next request only if the answer came whole (as `_Body.aclose`)
@@ -503,23 +502,13 @@ class WireTransport(httpx.AsyncBaseTransport):
         return Answer(connection.status, connection.headers, connection.reason, body)
 
     async def open(self, method: str, url: httpx.URL, headers: list[tuple[bytes, bytes]], content: bytes,
-                   timeouts: dict[str, float | None]) -> Streamed:
+                   timeouts: dict[str, float | None], place: Place | None = None) -> Streamed:
         """A request and its answer's head, the body to be read as it comes (a stream): what
         `handle_async_request` does, without the Response (for `UpstreamClient.open_stream`)."""
-        connection = await self._head(method, url, headers, content, timeouts, None, self._place(url))
+        connection = await self._head(method, url, headers, content, timeouts, None, place)
         return Streamed(self, connection, timeouts.get("read"))
 
-    def _place(self, url: httpx.URL) -> _Place:
-        """`url`'s request target and origin, once per URL object: `exchange` and `open` get
-        the few a provider keeps (aigw/providers/http.py), so this saves five URL properties
-        (each a Python call, one of them building the target) on every request."""
-        held = self._places.get(id(url))
-        if held is not None and held[0] is url:
-            return held[1]
-        place = _place_of(url)
-        if len(self._places) < 1024:  # (holding the URL keeps its id from being reused)
-            self._places[id(url)] = (url, place)
-        return place
+
 
     def response(self, streamed: Streamed, request: httpx.Request) -> httpx.Response:
         """The httpx Response `handle_async_request` would have made of this answer (one httpx
@@ -532,10 +521,10 @@ class WireTransport(httpx.AsyncBaseTransport):
 
     async def _head(self, method: str, url: httpx.URL, headers: list[tuple[bytes, bytes]], content: bytes,
                     timeouts: dict[str, float | None], request: httpx.Request | None,
-                    place: _Place | None = None) -> _Connection:
+                    place: Place | None = None) -> _Connection:
         """Send the request on a connection of the pool and wait for the response's head; the
         connection (its slot held) is the caller's until `_release`."""
-        raw_path, key = place or _place_of(url)
+        raw_path, key = place or place_of(url)
         data = _frame(method, raw_path, headers, content, request)
         if not self._slots.take():
             try:
@@ -598,7 +587,8 @@ class WireTransport(httpx.AsyncBaseTransport):
             await self._fallback.aclose()
 
 
-def _place_of(url: httpx.URL) -> _Place:
+def place_of(url: httpx.URL) -> Place:
+    """The request target and the origin of `url` (five URL properties, each a Python call)."""
     scheme = url.scheme
     return url.raw_path, (scheme, url.host, url.port or (443 if scheme == "https" else 80))
 

@@ -112,10 +112,8 @@ def test_health_and_small_requests_while_a_7mb_prompt_is_counted(make_gateway: A
     assert len(health) >= 5 and len(smalls) >= 3
     # Counting on the loop would hold every request for the whole count (measured: /health 1.6 s
     # and small requests 3.5 s with counting forced onto the loop, more than the count itself);
-    # off the loop only this machine's load is left: the slowest /health stays well under the
-    # count (a 0.38 s outlier against a 0.7 s count was seen on a loaded machine), the typical
-    # one far under it.
+    # off the loop only this machine's load is left, and the typical /health is far under it.
     health.sort()
-    assert max(health) < 0.75 * counting_s, f"/health waited {max(health):.2f} s (counting takes {counting_s:.2f} s)"
+    assert max(health) < 0.5 * counting_s, f"/health waited {max(health):.2f} s (counting takes {counting_s:.2f} s)"
     assert health[len(health) // 2] < 0.25 * counting_s
     assert smalls[len(smalls) // 2] < 0.5 * counting_s
