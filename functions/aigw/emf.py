@@ -9,6 +9,7 @@ about a tenth of the gateway's CPU on the hot path. Here each is one dict and on
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
@@ -16,6 +17,12 @@ from typing import Any, TextIO
 from aigw.fastjson import dumps_text
 
 XRAY_TRACE_ENV = "_X_AMZN_TRACE_ID"
+# Under Lambda Web Adapter the gateway is a child process started once, at init, so the
+# invocation's `_X_AMZN_TRACE_ID` is set in the adapter's process and never in ours. The adapter
+# (lambda_http) copies it onto each request it forwards as this header; a request's log line
+# takes its trace id from there (an ALB or API Gateway in front sets the same header).
+XRAY_TRACE_HEADER = "x-amzn-trace-id"
+_XRAY_ROOT = re.compile(r"(?:^|;)\s*Root=(1-[0-9a-f]{8}-[0-9a-f]{24})\s*(?:;|$)")
 _dumps = dumps_text
 
 
@@ -59,16 +66,31 @@ def trace_header() -> str | None:
     return None if raw is None else os.environ.decodevalue(raw)
 
 
+def xray_root(header: str | None) -> str | None:
+    """The trace id (the `Root`) of an X-Ray trace header: `Root=1-...;Parent=...;Sampled=1`, or
+    an ALB's `Self=1-...;Root=1-...`. None unless it is in X-Ray's form: off Lambda a client can
+    send the header, and what it sends goes into no log line."""
+    if not header or len(header) > 256:
+        return None
+    found = _XRAY_ROOT.search(header)
+    return found.group(1) if found else None
+
+
 def log_line(level: str, location: str, message: str, service: str, fields: Mapping[str, Any],
-             now: float | None = None) -> str:
+             now: float | None = None, trace_id: str | None = None) -> str:
+    """With no `trace_id`, the trace of this process's environment, as Powertools reads it (a
+    runtime that sets `_X_AMZN_TRACE_ID` per invocation in the process that logs)."""
     line: dict[str, Any] = {"level": level, "location": location, "message": message,
                             "timestamp": log_timestamp(time.time() if now is None else now), "service": service}
     for name, value in fields.items():
         if value is not None:
             line[name] = value
-    trace = trace_header()
-    if trace:
-        line["xray_trace_id"] = trace.split(";")[0].replace("Root=", "")
+    if trace_id is None:
+        trace = trace_header()
+        if trace:
+            trace_id = trace.split(";")[0].replace("Root=", "")
+    if trace_id:
+        line["xray_trace_id"] = trace_id
     return _dumps(line)
 
 

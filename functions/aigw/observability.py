@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from aigw import names as n
-from aigw.emf import LineWriter, emf_document, log_line
+from aigw.emf import XRAY_TRACE_HEADER, LineWriter, emf_document, log_line, xray_root
 from aigw.errors import GatewayError
 from aigw.names import METRICS_NAMESPACE, SERVICE_NAME
 
@@ -163,7 +163,8 @@ class Observer:
 
     def request_done(self, ctx: RequestContext) -> dict[str, Any]:
         record = request_record(ctx)
-        lines = [log_line("INFO", "request_done", "request", SERVICE_NAME, record)]
+        trace_id = xray_root(ctx.request_headers.get(XRAY_TRACE_HEADER))
+        lines = [log_line("INFO", "request_done", "request", SERVICE_NAME, record, trace_id=trace_id)]
         if self._metrics:
             lines.extend(self._metric_documents(ctx, record))
         self._lines.write(*lines)
@@ -173,10 +174,13 @@ class Observer:
             self._tell("request_done", ctx, record)
         return record
 
-    def request_refused(self, record: dict[str, Any], *, unexpected: bool = False) -> None:
+    def request_refused(self, record: dict[str, Any], *, unexpected: bool = False,
+                        trace_header: str | None = None) -> None:
         """A request that never reached the pipeline still leaves one log line and its metrics
-        (Requests, Errors, ErrorsByType), so auth failures show on the dashboard."""
-        lines = [log_line("ERROR" if unexpected else "INFO", "request_refused", "request", SERVICE_NAME, record)]
+        (Requests, Errors, ErrorsByType), so auth failures show on the dashboard.
+        `trace_header`: the request's `x-amzn-trace-id`."""
+        lines = [log_line("ERROR" if unexpected else "INFO", "request_refused", "request", SERVICE_NAME, record,
+                          trace_id=xray_root(trace_header))]
         if self._metrics:
             now = int(time.time() * 1000)
             dimensions = {n.DIM_TEAM: record.get("team") or "none", n.DIM_MODEL: "none", n.DIM_PROVIDER: "none"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aigw.emf import emf_document, log_line, log_timestamp
+from aigw.emf import emf_document, log_line, log_timestamp, xray_root
 
 VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False,
                    allow_infinity=False), st.text(max_size=30), st.lists(st.text(max_size=5), max_size=3))
@@ -58,6 +59,44 @@ def test_the_timestamp_is_powertools_format() -> None:
 def test_the_xray_trace_id_is_added_like_powertools(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-abc-def;Parent=1;Sampled=1")
     assert json.loads(log_line("INFO", "x", "m", "aigw", {}))["xray_trace_id"] == powertools_line({})["xray_trace_id"]
+
+
+ROOT = "1-5759e988-bd862e3fe1be46a994272793"
+
+
+@pytest.mark.parametrize("header", [
+    f"Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1",  # what the Web Adapter forwards
+    f"Self=1-67891234-12456789abcdef012345678;Root={ROOT}",  # an ALB's
+    f"Root={ROOT}",
+    f" Root={ROOT} ;Sampled=0",
+])
+def test_the_trace_id_is_the_root_of_an_xray_header(header: str) -> None:
+    assert xray_root(header) == ROOT
+
+
+@pytest.mark.parametrize("header", [
+    None, "", "Root=", "Root=hello", "Root=1-abc-def", f"Parent={ROOT}", f"XRoot={ROOT}",
+    f"Root={ROOT}x", f"Root={ROOT.upper()}", f"Root={ROOT};" + "x" * 300, '{"Root": "1-5759e988-bd862e3f"}',
+])
+def test_anything_else_is_no_trace_id(header: str | None) -> None:
+    assert xray_root(header) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(header=st.text(max_size=300)
+       | st.builds(lambda a, b: a + "Root=" + b, st.text(max_size=20), st.text(max_size=40)))
+def test_a_client_header_yields_an_xray_id_or_nothing(header: str) -> None:
+    """Off Lambda a client can send the header; what goes into the log is X-Ray's form or nothing."""
+    found = xray_root(header)
+    assert found is None or re.fullmatch(r"1-[0-9a-f]{8}-[0-9a-f]{24}", found)
+
+
+def test_a_given_trace_id_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-00000000-000000000000000000000000;Sampled=1")
+    assert json.loads(log_line("INFO", "x", "m", "aigw", {}, trace_id=ROOT))["xray_trace_id"] == ROOT
+    assert json.loads(log_line("INFO", "x", "m", "aigw", {}))["xray_trace_id"] == "1-00000000-000000000000000000000000"
+    monkeypatch.delenv("_X_AMZN_TRACE_ID")
+    assert "xray_trace_id" not in json.loads(log_line("INFO", "x", "m", "aigw", {}))
 
 
 @settings(max_examples=100, deadline=None)

@@ -6,8 +6,8 @@ from typing import Any
 
 from aigw.auth.records import KeyRecord
 from aigw.config import load_config
-from aigw.errors import TooManyRequests
-from aigw.observability import Observer
+from aigw.errors import GatewayError, TooManyRequests
+from aigw.observability import Observer, refusal_record
 from aigw.pipeline.codec import OpenAICodec
 from aigw.pipeline.context import Attempt, RequestContext
 from aigw.pricing import Usage
@@ -69,3 +69,27 @@ def test_errors_are_counted_by_type() -> None:
     assert log["status"] == 429 and log["error_type"] == "rate_limit_error"
     assert by_type["ErrorType"] == "budget_exceeded" and by_type["ErrorsByType"] == 1
     assert emf["Errors"] in (1, [1]) and emf["BudgetRejections"] in (1, [1])
+
+
+TRACE = "1-5759e988-bd862e3fe1be46a994272793"
+
+
+def test_the_log_line_carries_the_requests_xray_trace_id() -> None:
+    """Under the Web Adapter the invocation's trace reaches the app only as this header."""
+    stream = io.StringIO()
+    ctx = context(request_headers={"x-amzn-trace-id": f"Root={TRACE};Parent=53995c3f42cd8ad8;Sampled=1"})
+    Observer(stream=stream).request_done(ctx)
+    assert lines(stream)[0]["xray_trace_id"] == TRACE
+
+
+def test_a_refused_request_carries_it_too_and_a_forged_one_goes_nowhere() -> None:
+    stream = io.StringIO()
+    observer = Observer(stream=stream)
+    refusal = GatewayError("invalid api key", status=401, type="authentication_error")
+    observer.request_refused(refusal_record("req_2", "openai", "/v1/chat/completions", refusal, 0.001),
+                             trace_header=f"Root={TRACE}")
+    observer.request_refused(refusal_record("req_3", "openai", "/v1/chat/completions", refusal, 0.001),
+                             trace_header="Root=<script>;Sampled=1")
+    first, second = [line for line in lines(stream) if line.get("message") == "request"]
+    assert first["xray_trace_id"] == TRACE
+    assert "xray_trace_id" not in second and "<script>" not in stream.getvalue()

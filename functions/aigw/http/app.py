@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route, Router
 
+from aigw.emf import XRAY_TRACE_HEADER
 from aigw.errors import GatewayError
 from aigw.http.common import REQUEST_ID_SCOPE_KEY, GatewayRequest, api_of, error_response, new_request_id, request_id_of
 from aigw.http.exchange import Exchange
@@ -196,22 +197,26 @@ class _Edge:
             await self.app(scope, receive, inner_send)
         except HTTPException as exc:  # the router's own refusals (405 for a method no route takes)
             path = scope.get("path", "")
-            api = api_of(path, Headers(scope=scope))
+            headers = Headers(scope=scope)
+            api = api_of(path, headers)
             error = GatewayError(str(exc.detail), status=exc.status_code, type="invalid_request_error",
                                  code="method_not_allowed" if exc.status_code == 405 else None)
             self.observer.request_refused(refusal_record(request_id, api, path, error,
-                                                         time.perf_counter() - started_at))
+                                                         time.perf_counter() - started_at),
+                                          trace_header=headers.get(XRAY_TRACE_HEADER))
             if not progress.started:
                 response = error_response(error, request_id, envelope=api, headers=dict(exc.headers or {}))
                 await response(scope, receive, send)
         except Exception as exc:
             path = scope.get("path", "")
-            api = api_of(path, Headers(scope=scope))
+            headers = Headers(scope=scope)
+            api = api_of(path, headers)
             error = GatewayError("internal error; see the gateway log")
             self.observer.logger.exception("unhandled error", extra={"path": path, "request_id": request_id,
                                                                       "error": type(exc).__name__})
             self.observer.request_refused(refusal_record(request_id, api, path, error,
-                                                         time.perf_counter() - started_at), unexpected=True)
+                                                         time.perf_counter() - started_at), unexpected=True,
+                                          trace_header=headers.get(XRAY_TRACE_HEADER))
             if not progress.started:
                 response = error_response(error, request_id, envelope=api)
                 await response(scope, receive, send)
