@@ -10,6 +10,9 @@ from this process in interleaved rounds, so load on the machine hits everyone al
   throughput       non-streaming, `--connections` concurrent clients, `--seconds` each
   RSS              of the gateway's process tree after its run
 
+`--floor` adds a column for a process that only moves bytes (bench/relay.py): what the extra
+hop costs by itself on this machine, beneath any gateway's own work.
+
 Prints one table with ratios to ours. Not part of CI; figures go in the README with the date
 and machine.
 """
@@ -190,6 +193,14 @@ def start_portkey(entry: Path, upstream: str) -> Gateway:
                     "x-portkey-custom-host": upstream}, proc)
 
 
+def start_relay(upstream_port: int) -> Gateway:
+    """The floor: a process that only moves bytes (bench/relay.py)."""
+    port = free_port()
+    proc = start([sys.executable, "bench/relay.py", "--port", str(port), "--upstream-port", str(upstream_port)])
+    wait_until_up(f"http://127.0.0.1:{port}/")
+    return Gateway("byte relay (floor)", f"http://127.0.0.1:{port}/v1/chat/completions", {}, proc)
+
+
 def table(direct: Gateway, gateways: list[Gateway]) -> str:
     ours = gateways[0]
 
@@ -233,6 +244,8 @@ def main() -> None:
     parser.add_argument("--upstream-one-write", action="store_true",
                         help="the fake upstream sends a JSON answer's head and body in one write, as most "
                              "servers do (uvicorn, the default here, writes them apart)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also run a byte relay (bench/relay.py): what one more Python hop costs by itself")
     args = parser.parse_args()
 
     litellm = portkey = None
@@ -256,6 +269,8 @@ def main() -> None:
                 gateways.append(start_litellm(litellm, upstream, Path(tmp)))
             if portkey is not None:
                 gateways.append(start_portkey(portkey, upstream))
+            if args.floor:
+                gateways.append(start_relay(upstream_port))
             procs.extend(g.proc for g in gateways if g.proc is not None)
             with httpx.Client(timeout=60) as client:
                 for _ in range(args.rounds):
