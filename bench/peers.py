@@ -53,7 +53,7 @@ class Gateway:
     headers: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
     samples: dict[str, list[float]] = field(default_factory=dict)
-    failed: dict[str, str] = field(default_factory=dict)  # kind -> why (e.g. Portkey 1.15.2 streams 500 on Node 20)
+    failed: dict[str, str] = field(default_factory=dict)  # kind -> why (e.g. Portkey 1.15.2's streams: 500, see README)
     rps: float = 0.0
     rss_mb: float = 0.0
 
