@@ -32,6 +32,7 @@ class _Client(asyncio.Protocol):
         self.upstream_port = upstream_port
         self.upstream: asyncio.Transport | None = None
         self.pending: list[bytes] = []
+        self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass of it
@@ -42,6 +43,9 @@ class _Client(asyncio.Protocol):
         upstream, _ = await loop.create_connection(lambda: _Upstream(self.transport), "127.0.0.1",
                                                    self.upstream_port)
         self.upstream = upstream
+        if self.closed:  # the client left before the upstream was up
+            upstream.close()
+            return
         if self.pending:
             upstream.write(b"".join(self.pending))
             self.pending.clear()
@@ -53,6 +57,7 @@ class _Client(asyncio.Protocol):
             self.upstream.write(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
         if self.upstream is not None:
             self.upstream.close()
 

@@ -13,7 +13,7 @@ import itertools
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from aigw import names as n
@@ -175,12 +175,13 @@ class Observer:
         return record
 
     def request_refused(self, record: dict[str, Any], *, unexpected: bool = False,
-                        trace_header: str | None = None) -> None:
+                        headers: Mapping[str, str] | None = None) -> None:
         """A request that never reached the pipeline still leaves one log line and its metrics
-        (Requests, Errors, ErrorsByType), so auth failures show on the dashboard.
-        `trace_header`: the request's `x-amzn-trace-id`."""
+        (Requests, Errors, ErrorsByType), so auth failures show on the dashboard. `headers`: the
+        request's (its trace id, as for a served request)."""
+        trace_id = xray_root(headers.get(XRAY_TRACE_HEADER)) if headers is not None else None
         lines = [log_line("ERROR" if unexpected else "INFO", "request_refused", "request", SERVICE_NAME, record,
-                          trace_id=xray_root(trace_header))]
+                          trace_id=trace_id)]
         if self._metrics:
             now = int(time.time() * 1000)
             dimensions = {n.DIM_TEAM: record.get("team") or "none", n.DIM_MODEL: "none", n.DIM_PROVIDER: "none"}

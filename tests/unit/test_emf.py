@@ -91,6 +91,17 @@ def test_a_client_header_yields_an_xray_id_or_nothing(header: str) -> None:
     assert found is None or re.fullmatch(r"1-[0-9a-f]{8}-[0-9a-f]{24}", found)
 
 
+_segment = st.text(st.characters(blacklist_characters=";"), max_size=30).filter(lambda s: "Root=" not in s)
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=st.lists(_segment, max_size=3), after=st.lists(_segment, max_size=3),
+       root=st.from_regex(r"1-[0-9a-f]{8}-[0-9a-f]{24}", fullmatch=True))
+def test_the_root_is_found_among_any_other_fields(before: list[str], after: list[str], root: str) -> None:
+    header = ";".join([*before, f"Root={root}", *after])
+    assert xray_root(header) == (root if len(header) <= 256 else None)
+
+
 def test_a_given_trace_id_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-00000000-000000000000000000000000;Sampled=1")
     assert json.loads(log_line("INFO", "x", "m", "aigw", {}, trace_id=ROOT))["xray_trace_id"] == ROOT

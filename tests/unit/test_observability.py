@@ -87,9 +87,9 @@ def test_a_refused_request_carries_it_too_and_a_forged_one_goes_nowhere() -> Non
     observer = Observer(stream=stream)
     refusal = GatewayError("invalid api key", status=401, type="authentication_error")
     observer.request_refused(refusal_record("req_2", "openai", "/v1/chat/completions", refusal, 0.001),
-                             trace_header=f"Root={TRACE}")
+                             headers={"x-amzn-trace-id": f"Root={TRACE}"})
     observer.request_refused(refusal_record("req_3", "openai", "/v1/chat/completions", refusal, 0.001),
-                             trace_header="Root=<script>;Sampled=1")
+                             headers={"x-amzn-trace-id": "Root=<script>;Sampled=1"})
     first, second = [line for line in lines(stream) if line.get("message") == "request"]
     assert first["xray_trace_id"] == TRACE
     assert "xray_trace_id" not in second and "<script>" not in stream.getvalue()

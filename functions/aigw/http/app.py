@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route, Router
 
-from aigw.emf import XRAY_TRACE_HEADER
 from aigw.errors import GatewayError
 from aigw.http.common import REQUEST_ID_SCOPE_KEY, GatewayRequest, api_of, error_response, new_request_id, request_id_of
 from aigw.http.exchange import Exchange
@@ -203,7 +202,7 @@ class _Edge:
                                  code="method_not_allowed" if exc.status_code == 405 else None)
             self.observer.request_refused(refusal_record(request_id, api, path, error,
                                                          time.perf_counter() - started_at),
-                                          trace_header=headers.get(XRAY_TRACE_HEADER))
+                                          headers=headers)
             if not progress.started:
                 response = error_response(error, request_id, envelope=api, headers=dict(exc.headers or {}))
                 await response(scope, receive, send)
@@ -216,7 +215,7 @@ class _Edge:
                                                                       "error": type(exc).__name__})
             self.observer.request_refused(refusal_record(request_id, api, path, error,
                                                          time.perf_counter() - started_at), unexpected=True,
-                                          trace_header=headers.get(XRAY_TRACE_HEADER))
+                                          headers=headers)
             if not progress.started:
                 response = error_response(error, request_id, envelope=api)
                 await response(scope, receive, send)

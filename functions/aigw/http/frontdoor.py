@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from aigw.auth.records import KeyRecord
-from aigw.emf import XRAY_TRACE_HEADER
 from aigw.errors import GatewayError
 from aigw.http.common import authenticate, error_response, read_body, render, request_id_of
 from aigw.observability import refusal_record
@@ -102,4 +101,4 @@ def refused(services: Services, request: Request, api: str, exc: GatewayError, s
             key: KeyRecord | None, request_id: str) -> None:
     record = refusal_record(request_id, api, request.url.path, exc, time.perf_counter() - started,
                             key.key_id if key else None, key.team_id if key else None)
-    services.pipeline.observer.request_refused(record, trace_header=request.headers.get(XRAY_TRACE_HEADER))
+    services.pipeline.observer.request_refused(record, headers=request.headers)
