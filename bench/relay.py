@@ -36,12 +36,17 @@ class _Client(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass of it
-        asyncio.get_running_loop().create_task(self._connect())
+        # (kept: the loop holds only a weak reference to a task)
+        self.connecting = asyncio.get_running_loop().create_task(self._connect())
 
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
-        upstream, _ = await loop.create_connection(lambda: _Upstream(self.transport), "127.0.0.1",
-                                                   self.upstream_port)
+        try:
+            upstream, _ = await loop.create_connection(lambda: _Upstream(self.transport), "127.0.0.1",
+                                                       self.upstream_port)
+        except OSError:  # no upstream: the client sees its connection close, not a hang
+            self.transport.close()
+            return
         self.upstream = upstream
         if self.closed:  # the client left before the upstream was up
             upstream.close()

@@ -195,27 +195,28 @@ class _Edge:
         try:
             await self.app(scope, receive, inner_send)
         except HTTPException as exc:  # the router's own refusals (405 for a method no route takes)
-            path = scope.get("path", "")
-            headers = Headers(scope=scope)
-            api = api_of(path, headers)
             error = GatewayError(str(exc.detail), status=exc.status_code, type="invalid_request_error",
                                  code="method_not_allowed" if exc.status_code == 405 else None)
-            self.observer.request_refused(refusal_record(request_id, api, path, error,
-                                                         time.perf_counter() - started_at),
-                                          headers=headers)
+            api = self._refused(scope, request_id, started_at, error)
             if not progress.started:
                 response = error_response(error, request_id, envelope=api, headers=dict(exc.headers or {}))
                 await response(scope, receive, send)
         except Exception as exc:
-            path = scope.get("path", "")
-            headers = Headers(scope=scope)
-            api = api_of(path, headers)
             error = GatewayError("internal error; see the gateway log")
-            self.observer.logger.exception("unhandled error", extra={"path": path, "request_id": request_id,
+            self.observer.logger.exception("unhandled error", extra={"path": scope.get("path", ""),
+                                                                      "request_id": request_id,
                                                                       "error": type(exc).__name__})
-            self.observer.request_refused(refusal_record(request_id, api, path, error,
-                                                         time.perf_counter() - started_at), unexpected=True,
-                                          headers=headers)
+            api = self._refused(scope, request_id, started_at, error, unexpected=True)
             if not progress.started:
                 response = error_response(error, request_id, envelope=api)
                 await response(scope, receive, send)
+
+    def _refused(self, scope: Any, request_id: str, started_at: float, error: GatewayError, *,
+                 unexpected: bool = False) -> str:
+        """The refusal's log line and metrics; the client API the path and headers name."""
+        path = scope.get("path", "")
+        headers = Headers(scope=scope)
+        api = api_of(path, headers)
+        self.observer.request_refused(refusal_record(request_id, api, path, error, time.perf_counter() - started_at),
+                                      unexpected=unexpected, headers=headers)
+        return api
